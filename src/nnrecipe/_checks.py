@@ -1,0 +1,70 @@
+"""Validation of user input: every failure is an NNRecipeError naming the argument."""
+
+import numbers
+
+import numpy as np
+
+from .errors import NNRecipeError, expect
+
+
+def as_matrix(X, name="X", dtype=None):
+    """X as a finite, non-empty 2-D float array of shape (n_samples, n_features). Never a view
+    the caller could see us write to: callers only read it."""
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # ragged lists and the like
+        raise NNRecipeError(f"{name} must be array-like of numbers; got {type(X).__name__} ({exc})")
+    expect(arr.ndim == 2, name, "2-D of shape (n_samples, n_features)", f"{arr.ndim}-D shape {arr.shape}")
+    expect(arr.shape[0] > 0, name, "non-empty", f"shape {arr.shape}")
+    expect(arr.dtype.kind in "biuf", name, "numeric", f"dtype {arr.dtype}")
+    arr = arr.astype(dtype or arr.dtype, copy=False) if arr.dtype.kind == "f" else arr.astype(dtype or np.float64)
+    if not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise NNRecipeError(f"{name} must be finite; got {arr[tuple(bad)]} at row {bad[0]}, column {bad[1]}")
+    return arr
+
+
+def as_targets(y, n, name="y"):
+    """y as a finite 1-D (or 2-D for several outputs) array with n rows."""
+    try:
+        arr = np.asarray(y)
+    except Exception as exc:
+        raise NNRecipeError(f"{name} must be array-like of numbers; got {type(y).__name__} ({exc})")
+    expect(arr.ndim in (1, 2), name, "1-D (n_samples,) or 2-D (n_samples, n_outputs)", f"shape {arr.shape}")
+    expect(arr.shape[0] == n, f"{name} and X", "the same length", f"{arr.shape[0]} and {n} rows")
+    expect(arr.dtype.kind in "biuf", name, "numeric", f"dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise NNRecipeError(f"{name} must be finite; got {arr[~np.isfinite(arr)][0]} in {name}")
+    return arr
+
+
+def positive(value, name, integer=False, allow_zero=False):
+    ok_type = isinstance(value, numbers.Integral if integer else numbers.Real) and not isinstance(value, bool)
+    kind = "an integer" if integer else "a number"
+    expect(ok_type, name, kind + (" ≥ 0" if allow_zero else " > 0"), repr(value))
+    expect(np.isfinite(value) and (value >= 0 if allow_zero else value > 0), name,
+           ">= 0" if allow_zero else "> 0", repr(value))
+    return value
+
+
+def probability(value, name):
+    """A keep probability in (0, 1]."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < value <= 1
+    if not ok:
+        raise NNRecipeError(f"{name} must be in (0, 1]; got {value!r}")
+    return float(value)
+
+
+def one_of(value, name, choices):
+    expect(value in choices, name, "one of " + ", ".join(map(repr, choices)), repr(value))
+    return value
+
+
+def resolve_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise NNRecipeError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+    return dt

@@ -1,0 +1,146 @@
+"""Layers: one protocol for built-in and user-written layers.
+
+    forward(x, training) -> y     keeps what backward needs
+    backward(dy) -> dx            assigns self.grads (same keys and shapes as self.params)
+
+`x` is (batch, n_in), `y` is (batch, n_out). A layer with parameters puts them in
+`self.params`; once the layer sits in a Network they are views into the network's one flat
+parameter vector, so update them in place (`W[...] = ...`), never rebind them.
+"""
+
+import numpy as np
+
+from .._checks import positive, probability, one_of
+from . import init as _init
+from .activations import ACTIVATIONS
+
+
+class Layer:
+    """Base class. Subclasses set `params` (dict name -> array) and write `grads` in backward.
+
+    `penalized` names the params that L2/L1 apply to (Dense: its weights, never biases).
+    `propagate` is set False by the Network on its first layer: its dx is never used.
+    """
+
+    penalized = ()
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+        self.propagate = True
+
+    def build(self, n_in, rng, dtype):
+        """Create parameters for inputs of width n_in (drawing from rng); return the output width."""
+        return n_in
+
+    def forward(self, x, training):
+        raise NotImplementedError
+
+    def backward(self, dy):
+        raise NotImplementedError
+
+    def config(self):
+        """JSON-able settings that rebuild this layer (None: the layer cannot be saved)."""
+        return None
+
+    def __repr__(self):
+        settings = self.config() or {}
+        inner = ", ".join(f"{k}={v!r}" for k, v in settings.items() if k != "type")
+        return f"{type(self).__name__}({inner})"
+
+
+class Activation(Layer):
+    """An activation on its own, as a layer without parameters."""
+
+    def __init__(self, name):
+        super().__init__()
+        self.name = one_of(name, "activation", tuple(ACTIVATIONS))
+        self._f, self._df = ACTIVATIONS[name]
+
+    def forward(self, x, training):
+        self.a = self._f(x, None if self.name == "linear" else np.empty_like(x))
+        return self.a
+
+    def backward(self, dy):
+        return self._df(self.a, dy)
+
+    def config(self):
+        return {"type": "Activation", "name": self.name}
+
+
+class Dense(Layer):
+    """z = x @ W + b, then the activation. W is (n_in, units), b is (units,).
+
+    When the Network fuses this layer's activation into the loss (the output layer),
+    forward returns the logits z and backward receives dz.
+    """
+
+    penalized = ("W",)
+
+    def __init__(self, units, activation="linear", init="auto", scale=0.01):
+        super().__init__()
+        self.units = positive(units, "units", integer=True)
+        self.activation = one_of(activation, "activation", tuple(ACTIVATIONS))
+        self.init = _init.resolve(init, activation)
+        self.scale = positive(scale, "scale")
+        self.activation_in_loss = False
+        self._f, self._df = ACTIVATIONS[activation]
+
+    def build(self, n_in, rng, dtype):
+        self.params = {"W": _init.weights(self.init, n_in, self.units, rng, dtype, self.scale),
+                       "b": np.zeros(self.units, dtype)}
+        return self.units
+
+    def forward(self, x, training):
+        z = x @ self.params["W"]
+        z += self.params["b"]
+        self.x = x
+        self.a = z if self.activation_in_loss else self._f(z, z)
+        return self.a
+
+    def backward(self, dy):
+        dz = dy if self.activation_in_loss else self._df(self.a, dy)
+        np.matmul(self.x.T, dz, out=self.grads["W"])
+        np.sum(dz, axis=0, out=self.grads["b"])
+        return dz @ self.params["W"].T if self.propagate else None
+
+    def config(self):
+        return {"type": "Dense", "units": self.units, "activation": self.activation,
+                "init": self.init, "scale": self.scale}
+
+
+class Dropout(Layer):
+    """Inverted dropout: keep each unit with probability keep_prob and scale kept units by
+    1/keep_prob, so the expected activation is unchanged and predict needs no rescaling.
+
+    `frozen=True` reuses one mask (per input shape) on every call, so the training cost is
+    deterministic: what gradient checking of the dropout path needs.
+    """
+
+    def __init__(self, keep_prob, frozen=False):
+        super().__init__()
+        self.keep_prob = probability(keep_prob, "keep_prob")
+        self.frozen = bool(frozen)
+        self.rng = None       # a numpy Generator, given by the Network (its dropout stream)
+        self.mask = None
+
+    def forward(self, x, training):
+        self._active = training and self.keep_prob < 1.0
+        if not self._active:
+            return x
+        if not (self.frozen and self.mask is not None and self.mask.shape == x.shape):
+            if self.rng is None:
+                self.rng = np.random.default_rng()
+            keep = self.rng.random(x.shape, dtype=x.dtype) < self.keep_prob
+            self.mask = keep.astype(x.dtype)
+            self.mask *= 1.0 / self.keep_prob
+        return x * self.mask
+
+    def backward(self, dy):
+        return dy * self.mask if self._active else dy
+
+    def config(self):
+        return {"type": "Dropout", "keep_prob": self.keep_prob}
+
+
+LAYER_TYPES = {"Dense": Dense, "Dropout": Dropout, "Activation": Activation}

@@ -1,0 +1,117 @@
+"""Output activation and loss, fused: the gradient of the mean loss w.r.t. the logits z is
+(p − y)/batch, and no log(0) can occur whatever the logits.
+
+Each loss knows its targets (`targets` validates and shapes y), its output (`output`), and its
+error (classification: share misclassified; regression: mean squared error).
+"""
+
+import numpy as np
+from scipy.special import expit
+
+from ..errors import NNRecipeError
+
+
+class BinaryCrossEntropy:
+    """Sigmoid output. L = −y log σ(z) − (1−y) log(1−σ(z)) = max(z,0) − z·y + log(1+e^−|z|)."""
+
+    activation = "sigmoid"
+    classifier = True
+
+    def targets(self, y, n_outputs, dtype):
+        y = np.asarray(y)
+        column = y.reshape(-1, 1) if y.ndim == 1 else y
+        if column.shape[1] != n_outputs:
+            raise NNRecipeError(f"y must have {n_outputs} column(s) for a {n_outputs}-unit sigmoid output; "
+                                f"got shape {y.shape}")
+        bad = (column != 0) & (column != 1)
+        if bad.any():
+            raise NNRecipeError(f"y must hold labels in {{0, 1}} for a sigmoid output; got {column[bad][0]!r}")
+        return column.astype(dtype)
+
+    def output(self, z):
+        return expit(z)
+
+    def loss_and_grad(self, z, y):
+        """Sum of losses over the batch, and dL/dz per example (not yet divided by the batch)."""
+        losses = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+        return float(losses.sum()), expit(z) - y
+
+    def predict(self, out):
+        labels = (out > 0.5).astype(np.int64)
+        return labels[:, 0] if labels.shape[1] == 1 else labels
+
+    def errors(self, z, y):
+        """Number of wrong labels in the batch (from logits: z > 0 ⇔ p > 0.5)."""
+        return float(((z > 0) != (y > 0.5)).sum()) / y.shape[1]
+
+
+class CategoricalCrossEntropy:
+    """Softmax output with integer labels. L = logsumexp(z) − z_y."""
+
+    activation = "softmax"
+    classifier = True
+
+    def targets(self, y, n_outputs, dtype):
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise NNRecipeError(f"y must be 1-D integer class labels for a softmax output; got shape {y.shape}")
+        if y.dtype.kind == "f" and not np.all(y == np.round(y)):
+            raise NNRecipeError(f"y must hold integer class labels for a softmax output; got {y[y != np.round(y)][0]!r}")
+        labels = y.astype(np.int64)
+        if labels.min() < 0 or labels.max() >= n_outputs:
+            raise NNRecipeError(f"y must hold labels in 0..{n_outputs - 1} for a {n_outputs}-unit softmax output "
+                                f"(more classes than outputs?); got labels {labels.min()}..{labels.max()}")
+        return labels
+
+    def output(self, z):
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def loss_and_grad(self, z, y):
+        rows = np.arange(len(y))
+        shifted = z - z.max(axis=1, keepdims=True)
+        p = np.exp(shifted)
+        total = p.sum(axis=1, keepdims=True)
+        loss = float((np.log(total[:, 0]) - shifted[rows, y]).sum())
+        p /= total
+        p[rows, y] -= 1                                   # p − onehot(y)
+        return loss, p
+
+    def predict(self, out):
+        return out.argmax(axis=1)
+
+    def errors(self, z, y):
+        return float((z.argmax(axis=1) != y).sum())
+
+
+class MeanSquaredError:
+    """Linear output. L = ½‖z − y‖² per example (the ½ makes the gradient z − y)."""
+
+    activation = "linear"
+    classifier = False
+
+    def targets(self, y, n_outputs, dtype):
+        y = np.asarray(y)
+        column = y.reshape(-1, 1) if y.ndim == 1 else y
+        if column.shape[1] != n_outputs:
+            raise NNRecipeError(f"y must have {n_outputs} column(s) for a {n_outputs}-unit linear output; "
+                                f"got shape {y.shape}")
+        return column.astype(dtype)
+
+    def output(self, z):
+        return z
+
+    def loss_and_grad(self, z, y):
+        diff = z - y
+        return 0.5 * float(np.vdot(diff, diff)), diff
+
+    def predict(self, out):
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def errors(self, z, y):
+        """Sum over the batch of the squared error (averaged over outputs): its mean is the MSE."""
+        diff = z - y
+        return float(np.vdot(diff, diff)) / y.shape[1]
+
+
+LOSSES = {cls.activation: cls for cls in (BinaryCrossEntropy, CategoricalCrossEntropy, MeanSquaredError)}

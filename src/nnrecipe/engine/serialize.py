@@ -1,0 +1,119 @@
+"""Model files: a .npz archive of arrays plus JSON metadata, loaded with allow_pickle=False.
+
+Nothing in a file is executed: layers are rebuilt from a fixed table of types, every value
+is validated, and any unreadable, truncated or hostile file raises NNRecipeError.
+Writes go to a temporary file in the same folder, then an atomic rename.
+"""
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import NNRecipeError
+
+FORMAT, VERSION = "nnrecipe-model", 1
+MAX_BYTES = 4 << 30          # refuse archives that claim more than 4 GiB uncompressed
+_META = "__meta__"
+
+
+def write_archive(path, arrays, meta):
+    """Atomically write {name: ndarray} and a JSON-able meta dict to path (.npz)."""
+    path = Path(path)
+    blob = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **{_META: blob}, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_archive(path):
+    """(arrays, meta) from an archive written by write_archive; NNRecipeError for anything else."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if sum(info.file_size for info in zf.infolist()) > MAX_BYTES:
+                raise NNRecipeError(f"{path} claims more than {MAX_BYTES >> 30} GiB of data; refusing to load it")
+        with np.load(path, allow_pickle=False) as archive:
+            meta = json.loads(archive[_META].tobytes().decode())
+            arrays = {name: archive[name] for name in archive.files if name != _META}
+    except NNRecipeError:
+        raise
+    except FileNotFoundError:
+        raise NNRecipeError(f"path must name an existing file; got {str(path)!r}") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise NNRecipeError(f"{path} is not a readable nnrecipe file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(meta, dict):
+        raise NNRecipeError(f"{path} is not a readable nnrecipe file (metadata is not an object)")
+    return arrays, meta
+
+
+def save(net, path):
+    """Write a network (architecture, λ, dtype, weights, normalizer statistics) to path."""
+    net._require_built()
+    config = net.config()
+    for i, layer_config in enumerate(config["layers"]):
+        if layer_config is None:
+            raise NNRecipeError(f"layer {i} ({type(net.layers[i]).__name__}) cannot be saved: only Dense, "
+                                "Dropout and Activation layers are stored in model files")
+    arrays = {f"param.{name}": p for name, p in net.params.items()}
+    normalizer = None
+    if net.normalizer is not None:
+        normalizer = {"type": type(net.normalizer).__name__}
+        arrays.update({f"normalizer.{k}": v for k, v in net.normalizer.state().items()})
+    from .. import __version__
+    write_archive(path, arrays, {"format": FORMAT, "version": VERSION, "nnrecipe": __version__,
+                                 "network": config, "normalizer": normalizer})
+
+
+def network_from_config(config):
+    """Rebuild an (initialized, unweighted) Network from Network.config(); validates everything."""
+    from .layers import LAYER_TYPES
+    from .network import Network
+    try:
+        layers = []
+        for spec in config["layers"]:
+            spec = dict(spec)
+            kind = spec.pop("type")
+            if kind not in LAYER_TYPES:
+                raise NNRecipeError(f"layer type must be one of {', '.join(LAYER_TYPES)}; got {kind!r}")
+            layers.append(LAYER_TYPES[kind](**spec))
+        return Network(layers, input_dim=config["input_dim"], l2=config["l2"], l1=config["l1"],
+                       seed=config.get("seed"), dtype=config["dtype"])
+    except NNRecipeError:
+        raise
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise NNRecipeError(f"model metadata is malformed ({type(exc).__name__}: {exc})") from None
+
+
+def load(path):
+    """Read a network written by `save`. Raises NNRecipeError for any bad file."""
+    arrays, meta = read_archive(path)
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise NNRecipeError(f"{path} must be an nnrecipe model file (format {FORMAT!r}, version {VERSION}); "
+                            f"got format {meta.get('format')!r}, version {meta.get('version')!r}")
+    net = network_from_config(meta.get("network"))
+    weights = {}
+    for name, p in net.params.items():
+        value = arrays.get(f"param.{name}")
+        if value is None or value.shape != p.shape or value.dtype != p.dtype or not np.isfinite(value).all():
+            got = "missing" if value is None else f"{value.dtype} {value.shape}"
+            raise NNRecipeError(f"{path}: parameter {name} must be finite {p.dtype} {p.shape}; got {got}")
+        weights[name] = value
+    net.set_weights(weights)
+    if meta.get("normalizer") is not None:
+        from ..data.normalize import NORMALIZERS
+        kind = meta["normalizer"].get("type") if isinstance(meta["normalizer"], dict) else None
+        if kind not in NORMALIZERS:
+            raise NNRecipeError(f"{path}: normalizer type must be one of {', '.join(NORMALIZERS)}; got {kind!r}")
+        state = {k.removeprefix("normalizer."): v for k, v in arrays.items() if k.startswith("normalizer.")}
+        net.normalizer = NORMALIZERS[kind].from_state(state, n_features=net.input_dim)
+    return net

@@ -1,0 +1,175 @@
+"""The training loop: full batch or shuffled minibatches, an optimizer, callbacks, resume."""
+
+import math
+import time
+import warnings
+
+import numpy as np
+
+from .._checks import positive
+from ..engine import optim
+from ..engine.layers import Dropout
+from ..engine.serialize import read_archive, write_archive
+from ..errors import DivergenceWarning, NNRecipeError
+from .callbacks import Progress
+from .history import History
+
+CHECKPOINT_FORMAT = "nnrecipe-checkpoint"
+DIVERGED = ("training stopped: the cost became {value} at epoch {epoch}; the last finite weights "
+            "(end of epoch {last}) were restored. Try a lower learning rate, He initialization "
+            "for ReLU layers (Xavier for tanh/sigmoid), or normalized inputs.")
+
+
+class Run:
+    """What callbacks see of a fit in progress: `net`, `history`, `optimizer`, `epoch` (the
+    0-based epoch just finished), `epochs` (the total), `has_dev`; set `stop_training` to stop.
+    """
+
+    def __init__(self, net, optimizer, epochs, has_dev, history):
+        self.net, self.optimizer, self.epochs, self.has_dev = net, optimizer, epochs, has_dev
+        self.history, self.epoch, self.stop_training = history, -1, False
+        self._checkpoint_paths = []
+
+    def checkpoint(self, path):
+        """Write a resumable checkpoint to path once every callback has seen this epoch."""
+        self._checkpoint_paths.append(path)
+
+
+def _batches(m, batch_size, rng):
+    """Index arrays of one epoch: one full batch, or a shuffle cut into batches (last kept)."""
+    if batch_size is None or batch_size >= m:
+        return [None]
+    order = rng.permutation(m)
+    return [order[i:i + batch_size] for i in range(0, m, batch_size)]
+
+
+def _dropout_rngs(net):
+    return [layer.rng for layer in net.layers if isinstance(layer, Dropout)]
+
+
+def _save_checkpoint(path, run, rng, callbacks):
+    arrays = {"theta": run.net.theta}
+    opt_state = run.optimizer.state_dict() if hasattr(run.optimizer, "state_dict") else {"t": 0, "slots": {}}
+    for name, arrays_of_slot in opt_state["slots"].items():
+        arrays.update({f"opt.{name}.{i}": a for i, a in enumerate(arrays_of_slot)})
+    cb_meta = []
+    for i, cb in enumerate(callbacks):
+        state = cb.state_dict() if hasattr(cb, "state_dict") else None
+        if state is not None:
+            arrays.update({f"cb.{i}.{k}": v for k, v in state.items() if isinstance(v, np.ndarray)})
+            state = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
+        cb_meta.append(state)
+    meta = {"format": CHECKPOINT_FORMAT, "version": 1, "epoch": run.epoch + 1, "network": run.net.config(),
+            "optimizer": {"type": type(run.optimizer).__name__, "t": opt_state["t"],
+                          "slots": {k: len(v) for k, v in opt_state["slots"].items()}},
+            "history": run.history.state(), "shuffle_rng": rng.bit_generator.state,
+            "dropout_rngs": [g.bit_generator.state if g is not None else None for g in _dropout_rngs(run.net)],
+            "callbacks": cb_meta}
+    write_archive(path, arrays, meta)
+
+
+def _restore_checkpoint(path, net, optimizer, rng, callbacks):
+    """Load a checkpoint into net, optimizer, rng and callbacks; return (history, next epoch)."""
+    arrays, meta = read_archive(path)
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise NNRecipeError(f"resume must name a checkpoint written by nnrecipe.Checkpoint; {path} is "
+                            f"{meta.get('format')!r}")
+    theta = arrays.get("theta")
+    if theta is None or theta.shape != net.theta.shape or meta.get("network", {}).get("layers") != net.config()["layers"]:
+        raise NNRecipeError(f"resume: the checkpoint {path} was written for another network architecture")
+    if meta["optimizer"]["type"] != type(optimizer).__name__ or len(meta["callbacks"]) != len(callbacks):
+        raise NNRecipeError("resume: give fit the same optimizer and callbacks as the run that wrote "
+                            f"{path} ({meta['optimizer']['type']}, {len(meta['callbacks'])} callbacks)")
+    net.theta[...] = theta
+    if hasattr(optimizer, "load_state_dict"):
+        slots = {name: [arrays[f"opt.{name}.{i}"] for i in range(n)] for name, n in meta["optimizer"]["slots"].items()}
+        optimizer.load_state_dict({"t": meta["optimizer"]["t"], "slots": slots})
+    rng.bit_generator.state = meta["shuffle_rng"]
+    for g, state in zip(_dropout_rngs(net), meta["dropout_rngs"]):
+        if g is not None and state is not None:
+            g.bit_generator.state = state
+    for i, (cb, state) in enumerate(zip(callbacks, meta["callbacks"])):
+        if state is not None:
+            prefix = f"cb.{i}."
+            cb.load_state_dict(state | {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+    return History.from_state(meta["history"]), int(meta["epoch"])
+
+
+def fit(net, X, y, dev=None, epochs=100, batch_size=None, optimizer="adam", lr=None, callbacks=(),
+        seed=0, verbose=1, resume=None):
+    """Train `net` on (X, y) from its current weights; returns a History.
+
+    X : (n_samples, n_features); y : (n_samples,) labels or values (see Network).
+    dev : optional (X_dev, y_dev), evaluated after every epoch.
+    batch_size : None for full-batch, else minibatches of a fresh shuffle every epoch.
+    optimizer : "gd", "momentum", "adam" or an object with step(params, grads); lr its rate.
+    seed : the shuffling stream (the network's own seed drives init and dropout).
+    verbose : 1 shows a progress bar on a terminal, 0 is silent.
+    resume : a path written by Checkpoint: continue that run where it stopped.
+    """
+    Xp = net.prepare_X(X)
+    yp = net.prepare_y(y, len(Xp))
+    if dev is not None:
+        if not (isinstance(dev, (tuple, list)) and len(dev) == 2):
+            raise NNRecipeError(f"dev must be a pair (X_dev, y_dev); got {type(dev).__name__}")
+        Xd = net.prepare_X(dev[0])
+        dev = (Xd, net.prepare_y(dev[1], len(Xd)))
+    positive(epochs, "epochs", integer=True)
+    if batch_size is not None:
+        positive(batch_size, "batch_size", integer=True)
+    if verbose not in (0, 1, 2, True, False):
+        raise NNRecipeError(f"verbose must be 0 or 1; got {verbose!r}")
+    opt = optim.make(optimizer, lr)
+    callbacks = list(callbacks)
+    if verbose and not any(isinstance(cb, Progress) for cb in callbacks):
+        callbacks.append(Progress())
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+
+    history, start = History(), 0
+    if resume is not None:
+        history, start = _restore_checkpoint(resume, net, opt, rng, [cb for cb in callbacks if not isinstance(cb, Progress)])
+    run = Run(net, opt, epochs, dev is not None, history)
+    run.epoch = start - 1
+    for cb in callbacks:
+        cb.on_train_begin(run)
+
+    m, params, grads = len(Xp), [net.theta], [net._dtheta]
+    last_finite, last_finite_epoch = net.theta.copy(), start - 1
+    for epoch in range(start, epochs):
+        began = time.perf_counter()
+        loss_sum = error_sum = penalty_sum = 0.0
+        for idx in _batches(m, batch_size, rng):
+            Xb, yb = (Xp, yp) if idx is None else (Xp[idx], yp[idx])
+            loss, errors, penalty = net.step(Xb, yb, m)
+            if not (math.isfinite(loss) and math.isfinite(penalty)):
+                break
+            opt.step(params, grads)
+            loss_sum, error_sum, penalty_sum = loss_sum + loss, error_sum + errors, penalty_sum + penalty * len(Xb)
+        else:
+            loss = None
+        if loss is not None or not np.isfinite(net.theta).all():
+            value = loss if loss is not None else "non-finite in the weights"
+            net.theta[...] = last_finite
+            history.stop_reason = DIVERGED.format(value=value, epoch=epoch, last=last_finite_epoch)
+            warnings.warn(history.stop_reason, DivergenceWarning, stacklevel=2)
+            break
+        last_finite[...] = net.theta
+        last_finite_epoch = epoch
+        logs = {"cost": (loss_sum + penalty_sum) / m, "penalty": penalty_sum / m, "train_error": error_sum / m}
+        if dev is not None:
+            z = net.logits(dev[0])
+            logs["dev_cost"] = net.loss.loss_and_grad(z, dev[1])[0] / len(z)
+            logs["dev_error"] = net.loss.errors(z, dev[1]) / len(z)
+        logs["time"] = time.perf_counter() - began
+        history.append(logs)
+        run.epoch = epoch
+        for cb in callbacks:
+            cb.on_epoch_end(run, logs)
+        for path in run._checkpoint_paths:
+            _save_checkpoint(path, run, rng, [cb for cb in callbacks if not isinstance(cb, Progress)])
+        run._checkpoint_paths.clear()
+        if run.stop_training:
+            break
+    for cb in callbacks:
+        cb.on_train_end(run)
+    return history
