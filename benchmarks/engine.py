@@ -98,9 +98,16 @@ def run_sklearn(X, y, epochs):
 RUNNERS = {"nnrecipe": run_nnrecipe, "torch": run_torch, "scikit-learn": run_sklearn}
 
 
-def best_time(fn, X, y, epochs, repeats):
-    fn(X[:5 * BATCH], y[:5 * BATCH], 1)          # warm-up: imports, allocator, BLAS threads (untimed)
-    return min(fn(X, y, epochs) for _ in range(repeats))
+def best_times(X, y, epochs, repeats):
+    """Best seconds per library. The repeats go round-robin over the libraries, so a burst of
+    load from elsewhere on the machine does not land on one library's runs only."""
+    for fn in RUNNERS.values():
+        fn(X[:5 * BATCH], y[:5 * BATCH], 1)      # warm-up: lazy imports, allocator, thread pools (untimed)
+    best = dict.fromkeys(RUNNERS, math.inf)
+    for _ in range(repeats):
+        for name, fn in RUNNERS.items():
+            best[name] = min(best[name], fn(X, y, epochs))
+    return best
 
 
 # ---- the machine and the FLOP count -----------------------------------------------------------
@@ -110,7 +117,9 @@ def matmul_peak(n=2048, repeats=7):
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
     out = np.empty((n, n), np.float32)
-    np.matmul(a, b, out=out)                      # warm-up
+    began = time.perf_counter()
+    while time.perf_counter() - began < 0.5:      # warm-up: thread pool, clocks (untimed)
+        np.matmul(a, b, out=out)
     best = math.inf
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -162,6 +171,25 @@ def matmul_floor(repeats=5):
     return best
 
 
+def _cpu_seconds():
+    """(CPU-seconds used by the whole machine, by this process) so far; None where /proc is missing."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except OSError:
+        return None
+    busy = sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)    # minus idle, iowait
+    t = os.times()
+    return busy / os.sysconf("SC_CLK_TCK"), t.user + t.system
+
+
+def others_load(start, end, wall):
+    """Average number of cores that other processes kept busy between two _cpu_seconds()."""
+    if start is None or end is None:
+        return None
+    return max(0.0, (end[0] - start[0]) - (end[1] - start[1])) / wall
+
+
 # ---- report -----------------------------------------------------------------------------------
 def verdict(value, target, aim):
     return ("PASS" if value >= target else "MISS") + (", aim met" if value >= aim else ", aim not met")
@@ -177,10 +205,16 @@ def main(argv=None):
 
     torch.set_num_threads(N_THREADS)
     with threadpool_limits(limits=N_THREADS):
+        cpu0, wall0 = _cpu_seconds(), time.perf_counter()
+        time.sleep(0.5)
+        quiet = others_load(cpu0, _cpu_seconds(), time.perf_counter() - wall0)
+        cpu0, wall0 = _cpu_seconds(), time.perf_counter()
         X, y = make_data()
         peak = matmul_peak()
-        seconds = {name: best_time(fn, X, y, args.epochs, args.repeats) for name, fn in RUNNERS.items()}
+        seconds = best_times(X, y, args.epochs, args.repeats)
         floor = matmul_floor()
+        peak = max(peak, matmul_peak())           # measured before and after: the best of both
+        others = others_load(cpu0, _cpu_seconds(), time.perf_counter() - wall0)
 
     n_seen = args.epochs * N_EXAMPLES
     rate = {name: n_seen / s for name, s in seconds.items()}
@@ -192,6 +226,13 @@ def main(argv=None):
           f"numpy {np.__version__}, torch {torch.__version__}, sklearn {__import__('sklearn').__version__})")
     print(f"MLP {'-'.join(map(str, LAYERS))}, ReLU, softmax + CE, batch {BATCH}, Adam lr {LR}, float32, "
           f"{N_EXAMPLES} examples, {args.epochs} epochs, best of {args.repeats}\n")
+    if others is not None:
+        print(f"other processes kept {quiet:.2f} of {os.cpu_count()} cores busy just before the run "
+              f"and {others:.2f} on average during it")
+        if max(quiet, others) > 0.2:
+            print("WARNING: the machine was not quiet: every number below is pessimistic and noisy; "
+                  "rerun when it is idle.")
+        print()
     print(f"float32 matmul peak (NumPy 2048x2048, {N_THREADS} threads): {peak:.1f} GFLOP/s")
     print(f"matmul FLOPs per epoch: {epoch_flops() / 1e9:.2f} GFLOP "
           f"({math.ceil(N_EXAMPLES / BATCH)} steps of {step_flops(BATCH) / 1e6:.1f} MFLOP)")

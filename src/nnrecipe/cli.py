@@ -67,8 +67,7 @@ def _load(data, target, seed):
 def train(args):
     import nnrecipe as nr
     from rich.console import Console
-    from rich.table import Table
-    console = Console(stderr=False)
+    console = Console(soft_wrap=True)
     X, y, Xe, ye, eval_name, classes = _load(args.data, args.target, args.seed)
     if classes is None:
         output, n_out, kind = "linear", 1, "regression"
@@ -85,12 +84,13 @@ def train(args):
                   f"{args.optimizer} lr {args.lr}, {args.epochs} epochs")
     hist = nr.fit(net, X, y, dev=(Xe, ye), epochs=args.epochs, batch_size=args.batch_size,
                   optimizer=args.optimizer, lr=args.lr, seed=args.seed, verbose=0 if args.quiet else 1)
-    table = Table(title="result")
-    for col in ("", "error" if classes is not None else "mean squared error"):
-        table.add_column(col)
-    table.add_row("train", f"{net.error(X, y):.4f}")
-    table.add_row(eval_name, f"{net.error(Xe, ye):.4f}")
-    console.print(table)
+    if classes is None:
+        console.print(f"train mean squared error {net.error(X, y):.6g} · "
+                      f"{eval_name} mean squared error {net.error(Xe, ye):.6g}")
+    else:
+        wrong = [int(round(net.error(A, b) * len(A))) for A, b in ((X, y), (Xe, ye))]
+        console.print(f"train error {wrong[0] / len(X):.2%} ({wrong[0]}/{len(X)}) · "
+                      f"{eval_name} error {wrong[1] / len(Xe):.2%} ({wrong[1]}/{len(Xe)})")
     if hist.stop_reason:
         console.print(f"[yellow]{hist.stop_reason}[/]")
     if args.out:

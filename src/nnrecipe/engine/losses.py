@@ -25,7 +25,7 @@ class BinaryCrossEntropy:
                                 f"got shape {y.shape}")
         bad = (column != 0) & (column != 1)
         if bad.any():
-            raise NNRecipeError(f"y must hold labels in {{0, 1}} for a sigmoid output; got {column[bad][0]!r}")
+            raise NNRecipeError(f"y must hold labels in {{0, 1}} for a sigmoid output; got {column[bad][0].item()!r}")
         return column.astype(dtype)
 
     def output(self, z):
@@ -56,7 +56,7 @@ class CategoricalCrossEntropy:
         if y.ndim != 1:
             raise NNRecipeError(f"y must be 1-D integer class labels for a softmax output; got shape {y.shape}")
         if y.dtype.kind == "f" and not np.all(y == np.round(y)):
-            raise NNRecipeError(f"y must hold integer class labels for a softmax output; got {y[y != np.round(y)][0]!r}")
+            raise NNRecipeError(f"y must hold integer class labels for a softmax output; got {y[y != np.round(y)][0].item()!r}")
         labels = y.astype(np.int64)
         if labels.min() < 0 or labels.max() >= n_outputs:
             raise NNRecipeError(f"y must hold labels in 0..{n_outputs - 1} for a {n_outputs}-unit softmax output "
