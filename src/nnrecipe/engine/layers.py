@@ -101,7 +101,7 @@ class Dense(Layer):
     def backward(self, dy):
         dz = dy if self.activation_in_loss else self._df(self.a, dy)
         np.matmul(self.x.T, dz, out=self.grads["W"])
-        np.sum(dz, axis=0, out=self.grads["b"])
+        np.add.reduce(dz, axis=0, out=self.grads["b"])
         return dz @ self.params["W"].T if self.propagate else None
 
     def config(self):

@@ -11,6 +11,16 @@ from scipy.special import expit
 from ..errors import NNRecipeError
 
 
+def _as_columns(y, n_outputs, output):
+    """y as (n, n_outputs): a 1-D y is one column."""
+    y = np.asarray(y)
+    column = y.reshape(-1, 1) if y.ndim == 1 else y
+    if column.shape[1] != n_outputs:
+        raise NNRecipeError(f"y must have {n_outputs} column(s) for a {n_outputs}-unit {output} output; "
+                            f"got shape {y.shape}")
+    return column
+
+
 class BinaryCrossEntropy:
     """Sigmoid output. L = −y log σ(z) − (1−y) log(1−σ(z)) = max(z,0) − z·y + log(1+e^−|z|)."""
 
@@ -18,11 +28,7 @@ class BinaryCrossEntropy:
     classifier = True
 
     def targets(self, y, n_outputs, dtype):
-        y = np.asarray(y)
-        column = y.reshape(-1, 1) if y.ndim == 1 else y
-        if column.shape[1] != n_outputs:
-            raise NNRecipeError(f"y must have {n_outputs} column(s) for a {n_outputs}-unit sigmoid output; "
-                                f"got shape {y.shape}")
+        column = _as_columns(y, n_outputs, "sigmoid")
         bad = (column != 0) & (column != 1)
         if bad.any():
             raise NNRecipeError(f"y must hold labels in {{0, 1}} for a sigmoid output; got {column[bad][0].item()!r}")
@@ -91,12 +97,7 @@ class MeanSquaredError:
     classifier = False
 
     def targets(self, y, n_outputs, dtype):
-        y = np.asarray(y)
-        column = y.reshape(-1, 1) if y.ndim == 1 else y
-        if column.shape[1] != n_outputs:
-            raise NNRecipeError(f"y must have {n_outputs} column(s) for a {n_outputs}-unit linear output; "
-                                f"got shape {y.shape}")
-        return column.astype(dtype)
+        return _as_columns(y, n_outputs, "linear").astype(dtype)
 
     def output(self, z):
         return z
