@@ -10,7 +10,7 @@ One run measures, with every library limited to 2 threads:
 * nnrecipe's achieved GFLOP/s: the matmul FLOPs one training step performs, times the steps,
   over nnrecipe's time (the elementwise work, the loss and Adam are not counted: overhead).
 
-    python benchmarks/engine.py [--epochs 3] [--repeats 3]
+    python benchmarks/engine.py [--epochs 3] [--repeats 5]
 """
 
 import argparse
@@ -144,7 +144,7 @@ def epoch_flops():
     return full * step_flops(BATCH) + (step_flops(last) if last else 0)
 
 
-def matmul_floor(repeats=5):
+def matmul_floor(repeats=7):
     """Seconds per epoch of the training step's matmuls alone, same shapes, same BLAS (a floor)."""
     rng = np.random.default_rng(2)
     pairs = list(zip(LAYERS[:-1], LAYERS[1:]))
@@ -198,7 +198,7 @@ def verdict(value, target, aim):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=3, help="epochs per timed run (default 3)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per library, best kept (default 3)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per library, best kept (default 5)")
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.repeats < 1:
         parser.error("--epochs and --repeats must be >= 1")
@@ -210,10 +210,11 @@ def main(argv=None):
         quiet = others_load(cpu0, _cpu_seconds(), time.perf_counter() - wall0)
         cpu0, wall0 = _cpu_seconds(), time.perf_counter()
         X, y = make_data()
-        peak = matmul_peak()
+        peaks, floors = [matmul_peak()], [matmul_floor()]
         seconds = best_times(X, y, args.epochs, args.repeats)
-        floor = matmul_floor()
-        peak = max(peak, matmul_peak())           # measured before and after: the best of both
+        peaks.append(matmul_peak())               # measured before and after: the best of both
+        floors.append(matmul_floor())
+        peak, floor = max(peaks), min(floors)
         others = others_load(cpu0, _cpu_seconds(), time.perf_counter() - wall0)
 
     n_seen = args.epochs * N_EXAMPLES
@@ -226,6 +227,11 @@ def main(argv=None):
           f"numpy {np.__version__}, torch {torch.__version__}, sklearn {__import__('sklearn').__version__})")
     print(f"MLP {'-'.join(map(str, LAYERS))}, ReLU, softmax + CE, batch {BATCH}, Adam lr {LR}, float32, "
           f"{N_EXAMPLES} examples, {args.epochs} epochs, best of {args.repeats}\n")
+    drift = max(max(peaks) / min(peaks), max(floors) / min(floors)) - 1
+    if drift > 0.1:
+        print(f"WARNING: the matmul timings before and after the training runs differ by {drift:.0%} "
+              f"(peak {peaks[0]:.0f} then {peaks[1]:.0f} GFLOP/s; batch-{BATCH} matmuls {floors[0]:.3f} then "
+              f"{floors[1]:.3f} s/epoch): the machine's speed changed during the run (a shared host?); rerun.")
     if others is not None:
         print(f"other processes kept {quiet:.2f} of {os.cpu_count()} cores busy just before the run "
               f"and {others:.2f} on average during it")
@@ -238,7 +244,13 @@ def main(argv=None):
           f"({math.ceil(N_EXAMPLES / BATCH)} steps of {step_flops(BATCH) / 1e6:.1f} MFLOP)")
     print(f"the same matmuls alone (batch-{BATCH} shapes): {floor:.3f} s/epoch = "
           f"{epoch_flops() / floor / 1e9:.1f} GFLOP/s = {epoch_flops() / floor / 1e9 / peak:.0%} of peak, "
-          f"{N_EXAMPLES / floor:,.0f} examples/s (nnrecipe's ceiling with this BLAS)\n")
+          f"{N_EXAMPLES / floor:,.0f} examples/s (nnrecipe's ceiling with this BLAS)")
+    steps = math.ceil(N_EXAMPLES / BATCH)
+    budget = epoch_flops() / (TARGETS["peak"][0] * peak * 1e9) - floor
+    print(f"time per step: nnrecipe {seconds['nnrecipe'] / (args.epochs * steps) * 1e6:.0f} us, of which the "
+          f"matmuls alone need >= {floor / steps * 1e6:.0f} us; {TARGETS['peak'][0]:.0%} of peak leaves "
+          + (f"{budget / steps * 1e6:.0f} us per step" if budget > 0 else "no time at all")
+          + " for everything else (Adam, elementwise, batching)\n")
 
     print("| library | seconds | examples/s | vs torch | vs scikit-learn | GFLOP/s | share of peak |")
     print("|---|---:|---:|---:|---:|---:|---:|")

@@ -243,3 +243,21 @@ def test_resume_rejects_another_network(tmp_path):
     nr.fit(nr.mlp([3, 4, 1]), X, y, epochs=2, callbacks=[nr.Checkpoint(path)], verbose=0)
     with pytest.raises(nr.NNRecipeError, match="architecture"):
         nr.fit(nr.mlp([3, 5, 1]), X, y, epochs=4, callbacks=[nr.Checkpoint(path)], verbose=0, resume=path)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_adam_is_bit_identical_to_numpy(dtype, monkeypatch):
+    from nnrecipe.engine import optim
+    if optim._fused is None:
+        pytest.skip("the compiled kernel is not built here")
+    rng = np.random.default_rng(0)
+    w0 = rng.normal(size=5000).astype(dtype)
+    grads = [rng.normal(size=5000).astype(dtype) for _ in range(30)]
+    results = []
+    for kernel in (optim._fused, None):
+        monkeypatch.setattr(optim, "_fused", kernel)
+        w, opt = w0.copy(), nr.Adam(lr=0.01)
+        for g in grads:
+            opt.step([w], [g])
+        results.append(w)
+    np.testing.assert_array_equal(results[0], results[1])

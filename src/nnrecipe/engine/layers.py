@@ -85,6 +85,7 @@ class Dense(Layer):
         self.scale = positive(scale, "scale")
         self.activation_in_loss = False
         self._f, self._df = ACTIVATIONS[activation]
+        self._ones = np.ones(0)
 
     def build(self, n_in, rng, dtype):
         self.params = {"W": _init.weights(self.init, n_in, self.units, rng, dtype, self.scale),
@@ -101,7 +102,9 @@ class Dense(Layer):
     def backward(self, dy):
         dz = dy if self.activation_in_loss else self._df(self.a, dy)
         np.matmul(self.x.T, dz, out=self.grads["W"])
-        np.add.reduce(dz, axis=0, out=self.grads["b"])
+        if self._ones.shape[0] != len(dz) or self._ones.dtype != dz.dtype:
+            self._ones = np.ones(len(dz), dz.dtype)
+        np.matmul(self._ones, dz, out=self.grads["b"])      # Σ over the batch, as a BLAS call
         return dz @ self.params["W"].T if self.propagate else None
 
     def config(self):
