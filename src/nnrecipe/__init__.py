@@ -11,7 +11,9 @@ from .training.callbacks import Callback, Checkpoint, EarlyStopping, Progress
 from .training.fit import Run, fit
 from .training.history import History
 from .data.normalize import Standardizer
+from .gradcheck import GradcheckReport, gradcheck
 
 __all__ = ["Activation", "Dense", "Dropout", "Layer", "Network", "mlp", "GD", "Adam", "Momentum",
            "Optimizer", "load", "DivergenceWarning", "NNRecipeError", "Callback", "Checkpoint",
-           "EarlyStopping", "Progress", "Run", "fit", "History", "Standardizer", "__version__"]
+           "EarlyStopping", "Progress", "Run", "fit", "History", "Standardizer", "GradcheckReport", "gradcheck",
+           "__version__"]

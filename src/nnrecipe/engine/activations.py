@@ -50,15 +50,15 @@ def _sigmoid_grad(a, dy):
 
 
 def _softmax(z, out):
-    out = np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    out = np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
     np.exp(out, out=out)
-    out /= out.sum(axis=1, keepdims=True)
+    out /= out.sum(axis=-1, keepdims=True)
     return out
 
 
 def _softmax_grad(a, dy):
     # Jacobian-vector product: dz_i = a_i (dy_i − Σ_j dy_j a_j)
-    return a * (dy - (dy * a).sum(axis=1, keepdims=True))
+    return a * (dy - (dy * a).sum(axis=-1, keepdims=True))
 
 
 def _linear(z, out):

@@ -37,6 +37,9 @@ class BinaryCrossEntropy:
     def output(self, z):
         return expit(z)
 
+    def per_example(self, z, y):
+        return (np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).sum(axis=-1)
+
     def loss_and_grad(self, z, y):
         """Sum of losses over the batch, and dL/dz per example (not yet divided by the batch)."""
         losses = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
@@ -73,6 +76,12 @@ class CategoricalCrossEntropy:
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
+    def per_example(self, z, y):
+        top = z.max(axis=-1, keepdims=True)
+        index = np.broadcast_to(y[..., None], z.shape[:-1] + (1,))     # z may stack perturbations
+        picked = np.take_along_axis(z, index, axis=-1)[..., 0]
+        return np.log(np.exp(z - top).sum(axis=-1)) + top[..., 0] - picked
+
     def loss_and_grad(self, z, y):
         rows = np.arange(len(y))
         shifted = z - z.max(axis=1, keepdims=True)
@@ -101,6 +110,9 @@ class MeanSquaredError:
 
     def output(self, z):
         return z
+
+    def per_example(self, z, y):
+        return 0.5 * ((z - y) ** 2).sum(axis=-1)
 
     def loss_and_grad(self, z, y):
         diff = z - y

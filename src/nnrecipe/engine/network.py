@@ -78,7 +78,7 @@ class Network:
         total = sum(a.size for a in arrays)
         self._theta = np.empty(total, self.dtype)
         self._dtheta = np.zeros(total, self.dtype)
-        self._slots, self._params, self._grads, offset = [], {}, {}, 0
+        self._slots, self._params, self._grads, self._offsets, offset = [], {}, {}, {}, 0
         self._n_penalized = 0
         for (name, layer, key), array in zip(entries, arrays):
             p = self._theta[offset:offset + array.size].reshape(array.shape)
@@ -87,6 +87,7 @@ class Network:
             layer.params[key], layer.grads[key] = p, g
             self._slots.append((layer, key, g))
             self._params[name], self._grads[name] = p, g
+            self._offsets[name] = offset
             if key in layer.penalized:
                 self._n_penalized += array.size
             offset += array.size
@@ -128,6 +129,16 @@ class Network:
             if value.shape != params[name].shape:
                 raise NNRecipeError(f"weights[{name!r}] must have shape {params[name].shape}; got {value.shape}")
             params[name][...] = value
+
+    def astype(self, dtype):
+        """Convert every parameter to dtype ("float32" or "float64") in place; returns self."""
+        self.dtype = resolve_dtype(dtype)
+        if self.built:
+            self._flatten()
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                layer.mask = None
+        return self
 
     def freeze_dropout(self, frozen=True):
         """Reuse one dropout mask on every call (frozen) or draw fresh masks (not frozen)."""
