@@ -80,3 +80,15 @@ def test_bad_flag_values(capsys):
     assert "comma-separated integers" in capsys.readouterr().err
     assert main(["train", "football", "--keep-prob", "1.5", "--quiet"]) == 2
     assert "keep_prob must be in (0, 1]" in capsys.readouterr().err
+
+
+def test_gradcheck_command(tmp_path):
+    out = tmp_path / "m.npz"
+    assert run_cli("train", "football", "--epochs", "20", "--keep-prob", "0.9", "--out", out).returncode == 0
+    result = run_cli("gradcheck", out, "football", "--dropout", "frozen", "--examples", "32")
+    assert result.returncode == 0, result.stderr
+    assert "→ ok" in result.stdout and "W1" in result.stdout and "b3" in result.stdout
+    fast = run_cli("gradcheck", out, "football", "--mode", "fast")
+    assert fast.returncode == 0 and "fast" in fast.stdout
+    bad = run_cli("gradcheck", tmp_path / "missing.npz", "football")
+    assert bad.returncode == 2 and "existing file" in bad.stderr

@@ -47,7 +47,27 @@ def parser():
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", help="write the trained model here (.npz)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = sub.add_parser("gradcheck", help="check a saved model's backpropagation against numerical gradients")
+    g.add_argument("model", help="a model file written by `nnrecipe train --out` or net.save")
+    g.add_argument("data", help="a bundled dataset (football) or a .csv / .npz file")
+    g.add_argument("--target", help="the label column (CSV) or array (NPZ, default y)")
+    g.add_argument("--examples", type=int, default=64, help="check on the first N training examples (default 64)")
+    g.add_argument("--mode", choices=["full", "fast"], default="full")
+    g.add_argument("--dropout", choices=["off", "frozen"], default="off")
+    g.add_argument("--seed", type=int, default=0)
     return p
+
+
+def gradcheck(args):
+    import nnrecipe as nr
+    net = nr.load(args.model)
+    X, y, *_ = _load(args.data, args.target, args.seed)
+    if args.examples < 1:
+        raise NNRecipeError(f"--examples must be ≥ 1; got {args.examples}")
+    report = nr.gradcheck(net, X[:args.examples], y[:args.examples], mode=args.mode, dropout=args.dropout,
+                          seed=args.seed)
+    print(report)
+    return 1 if report.verdict == "bug" else 0
 
 
 def _load(data, target, seed):
@@ -102,7 +122,7 @@ def train(args):
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
-        return {"train": train}[args.command](args)
+        return {"train": train, "gradcheck": gradcheck}[args.command](args)
     except NNRecipeError as exc:
         print(f"nnrecipe: error: {exc}", file=sys.stderr)
         return 2

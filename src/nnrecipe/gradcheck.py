@@ -144,12 +144,9 @@ class _NetworkProblem:
         return np.abs(values) < epsilon
 
     def _owner(self, name):
-        for layer in self.net.layers:
-            for key, p in layer.params.items():
-                if p is self.net._params[name] or (p.base is not None and p.__array_interface__ ==
-                                                   self.net._params[name].__array_interface__):
-                    return layer, key
-        raise KeyError(name)
+        """(layer, key) holding parameter `name`: the network and the layer share one view."""
+        return next((layer, key) for layer in self.net.layers for key, p in layer.params.items()
+                    if p is self.net._params[name])
 
     def batched(self, name, epsilon):
         """Numeric gradient of one Dense parameter array, all coordinates, stacked; or None
