@@ -124,7 +124,8 @@ class _NetworkProblem:
         self.slices = {name: (net._offsets[name], p.shape) for name, p in net._params.items()}
 
     def cost(self, theta):
-        """J(θ) and the on/off pattern of every ReLU-family unit (to spot kinks)."""
+        """The terms of J(θ) (each example's loss / m, and the penalty; J is their sum) and the
+        on/off pattern of every ReLU-family unit (to spot kinks)."""
         net = self.net
         net.theta[...] = theta
         a, pattern = self.X, []
@@ -132,9 +133,9 @@ class _NetworkProblem:
             a = layer.forward(a, self.training)
             if _relu_like(layer):
                 pattern.append(a > 0)
-        value = net.loss.per_example(a, self.y).sum() / self.m + net.penalty(self.m)
+        terms = np.append(net.loss.per_example(a, self.y) / self.m, net.penalty(self.m))
         net.theta[...] = self.theta0
-        return value, pattern
+        return terms, pattern
 
     def l1_kinks(self, name, values, epsilon):
         """Coordinates whose ±ε step flips the sign of a penalized weight under L1."""
@@ -157,29 +158,67 @@ class _NetworkProblem:
                                                    for l in self.net.layers[index + 1:]):
             return None
         x = self.inputs[index]
-        W, b = layer.params["W"], layer.params["b"]
-        z0 = x @ W + b
-        n, width = z0.shape
-        coords = list(np.ndindex(layer.params[key].shape))
+        z0 = x @ layer.params["W"] + layer.params["b"]
+        n = len(x)
+        coords = np.array(list(np.ndindex(layer.params[key].shape)))
         numeric, kinks = np.empty(len(coords)), np.zeros(len(coords), bool)
-        chunk = max(1, _STACK_ELEMENTS // (2 * n * max(width, *(getattr(l, "units", 1) for l in self.net.layers))))
+        widest = max(getattr(l, "units", 1) for l in self.net.layers[index:])
+        chunk = max(1, _STACK_ELEMENTS // (2 * n * widest))
         for start in range(0, len(coords), chunk):
             part = coords[start:start + chunk]
-            P = len(part)
-            delta = np.zeros((P, n, width))
-            if key == "W":
-                rows, cols = np.array([c[0] for c in part]), np.array([c[1] for c in part])
-                delta[np.arange(P), :, cols] = epsilon * x[:, rows].T
-            else:
-                delta[np.arange(P), :, np.array([c[0] for c in part])] = epsilon
-            J, kink = self._tail(index, np.concatenate([z0 + delta, z0 - delta]))
-            numeric[start:start + P] = (J[:P] - J[P:]) / (2 * epsilon)
-            kinks[start:start + P] = kink
+            cols = part[:, -1]                                   # W[i, k] and b[k] move column k only
+            step = epsilon * (x[:, part[:, 0]].T if key == "W" else np.ones((len(part), n)))
+            column = z0[:, cols].T                               # (P, n)
+            J, kink = self._column_tail(index, z0, np.concatenate([cols, cols]),
+                                        np.concatenate([column + step, column - step]))
+            # Σₑ (Lₑ(θ+) − Lₑ(θ−)): differencing per example, then summing, keeps the rounding of
+            # the large shared part of J out of the small difference.
+            numeric[start:start + len(part)] = (J[:len(part)] - J[len(part):]).sum(axis=1) / (2 * epsilon)
+            kinks[start:start + len(part)] = kink
         if key in layer.penalized:                                  # the penalty's share, exactly
             w = layer.params[key].ravel()
             numeric += self.net.l2 / self.m * w                     # d/dw of λ/2m·w²
             numeric += self.net.l1 / self.m * (np.abs(w + epsilon) - np.abs(w - epsilon)) / (2 * epsilon)
         return numeric, kinks
+
+    def _loss(self, z):
+        """Per-example data cost (each loss / m) per perturbation, from stacked logits (2P, n, outputs)."""
+        return self.net.loss.per_example(z, self.y) / self.m
+
+    def _column_tail(self, index, z0, cols, column):
+        """Data cost per perturbation when only column cols[p] of layer `index`'s pre-activation
+        z0 (n, width) changes, to `column[p]` (n,). Through elementwise layers the change stays
+        in that column, so the next Dense layer's pre-activation changes by a rank-1 term
+        Δcolumn ⊗ W[k, :]; from there on the stacked arrays are dense (_tail)."""
+        layers, P2 = self.net.layers, len(column)
+        kink = np.zeros(P2 // 2, bool)
+
+        def activate(name, col, base):
+            nonlocal kink
+            if name in RELU_FAMILY:
+                on = col > 0
+                kink |= (on[:P2 // 2] != on[P2 // 2:]).any(axis=1)
+            f = ACTIVATIONS[name][0]
+            return f(col, None), f(base, None)
+
+        if layers[index].activation_in_loss:                       # the output layer itself
+            z = np.repeat(z0[None], P2, axis=0)
+            z[np.arange(P2), :, cols] = column
+            return self._loss(z), kink
+        col, base = activate(layers[index].activation, column, z0)
+        for j in range(index + 1, len(layers)):
+            layer = layers[j]
+            if isinstance(layer, Dropout):
+                if self.training and layer.keep_prob < 1.0:
+                    col, base = col * layer.mask[:, cols].T, base * layer.mask
+            elif isinstance(layer, Activation):
+                col, base = activate(layer.name, col, base)
+            else:
+                W = layer.params["W"]
+                z = (base @ W + layer.params["b"])[None] + (col - base[:, cols].T)[..., None] * W[cols][:, None, :]
+                J, later = self._tail(j, z)
+                return J, kink | later
+        raise AssertionError("a network ends with a Dense layer")
 
     def _tail(self, index, z):
         """Per-perturbation data cost from pre-activations z (2P, n, width) of layer `index` on."""
@@ -203,7 +242,7 @@ class _NetworkProblem:
             else:
                 zz = a @ layer.params["W"] + layer.params["b"]
                 a = zz if layer.activation_in_loss else activate(layer.activation, zz)
-        return self.net.loss.per_example(a, self.y).sum(axis=1) / self.m, kink
+        return self._loss(a), kink
 
 
 def _relu_like(layer):
@@ -236,7 +275,7 @@ class _FunctionProblem:
         for name, (offset, shape) in self.slices.items():
             self.work[name][...] = theta[offset:offset + int(np.prod(shape))].reshape(shape)
         value = float(self.cost_fn({k: v.copy() for k, v in self.work.items()}))
-        return value, None
+        return np.array([value]), None
 
     def l1_kinks(self, name, values, epsilon):
         return np.zeros(values.shape, bool)
@@ -247,11 +286,11 @@ class _FunctionProblem:
 
 # ---- the checks ----------------------------------------------------------------------------
 def _probe(problem, direction, epsilon):
-    """(J(θ+εv) − J(θ−εv)) / 2ε and whether the step crossed a kink."""
+    """(J(θ+εv) − J(θ−εv)) / 2ε, differenced term by term, and whether the step crossed a kink."""
     plus, pattern_plus = problem.cost(problem.theta0 + epsilon * direction)
     minus, pattern_minus = problem.cost(problem.theta0 - epsilon * direction)
     kink = pattern_plus is not None and any((p != q).any() for p, q in zip(pattern_plus, pattern_minus))
-    return (plus - minus) / (2 * epsilon), kink
+    return float((plus - minus).sum()) / (2 * epsilon), kink
 
 
 def _full(problem, epsilon):
@@ -272,8 +311,8 @@ def _full(problem, epsilon):
             numeric, kinks = result
         kinks |= problem.l1_kinks(name, values, epsilon)
         keep = ~kinks
-        labels = [np.unravel_index(i, shape) for i in np.flatnonzero(keep)]
-        rows[name] = (shape, numeric[keep], analytic[keep], [tuple(map(int, l)) for l in labels], int(kinks.sum()))
+        labels = list(zip(*(i.tolist() for i in np.unravel_index(np.flatnonzero(keep), shape))))
+        rows[name] = (shape, numeric[keep], analytic[keep], labels, int(kinks.sum()))
     return rows, None
 
 
