@@ -101,8 +101,6 @@ class _NetworkProblem:
     """J(θ) of a float64 copy of a network, with what the batched path needs."""
 
     def __init__(self, net, X, y, dropout, seed):
-        if dropout not in ("off", "frozen"):
-            raise NNRecipeError(f"dropout must be 'off' or 'frozen'; got {dropout!r}")
         self.net = net = copy.deepcopy(net).astype("float64")
         self.X = net.prepare_X(X)
         self.y = net.prepare_y(y, len(self.X))
@@ -133,6 +131,8 @@ class _NetworkProblem:
             a = layer.forward(a, self.training)
             if _relu_like(layer):
                 pattern.append(a > 0)
+        if net.l1:                                     # |w| has its kink at 0
+            pattern.append(net.theta[:net._n_penalized] > 0)
         terms = np.append(net.loss.per_example(a, self.y) / self.m, net.penalty(self.m))
         net.theta[...] = self.theta0
         return terms, pattern
@@ -201,10 +201,10 @@ class _NetworkProblem:
             f = ACTIVATIONS[name][0]
             return f(col, None), f(base, None)
 
-        if layers[index].activation_in_loss:                       # the output layer itself
-            z = np.repeat(z0[None], P2, axis=0)
+        if layers[index].activation_in_loss or not _column_local(layers, index):
+            z = np.repeat(z0[None], P2, axis=0)                    # dense from here on
             z[np.arange(P2), :, cols] = column
-            return self._loss(z), kink
+            return self._tail(index, z)
         col, base = activate(layers[index].activation, column, z0)
         for j in range(index + 1, len(layers)):
             layer = layers[j]
@@ -245,6 +245,19 @@ class _NetworkProblem:
         return self._loss(a), kink
 
 
+def _column_local(layers, index):
+    """True when a change in one column of layer `index`'s pre-activation stays in that column
+    up to the next Dense layer (elementwise activations and dropout only; softmax mixes columns)."""
+    if layers[index].activation == "softmax":
+        return False
+    for layer in layers[index + 1:]:
+        if isinstance(layer, Dense):
+            return True
+        if isinstance(layer, Activation) and layer.name == "softmax":
+            return False
+    return True
+
+
 def _relu_like(layer):
     return ((isinstance(layer, Dense) and layer.activation in RELU_FAMILY and not layer.activation_in_loss)
             or (isinstance(layer, Activation) and layer.name in RELU_FAMILY))
@@ -262,7 +275,10 @@ class _FunctionProblem:
         grads = grad_fn({k: v.copy() for k, v in self.work.items()})
         self.slices, offset, parts = {}, 0, []
         for name, value in self.work.items():
-            g = np.asarray(grads.get(name) if isinstance(grads, dict) else None, dtype=np.float64)
+            if not isinstance(grads, dict) or name not in grads or grads[name] is None:
+                raise NNRecipeError(f"grad_fn must return a dict with a gradient for every parameter; "
+                                    f"{name!r} is missing")
+            g = np.asarray(grads[name], dtype=np.float64)
             if g.shape != value.shape:
                 raise NNRecipeError(f"grad_fn must return an array of shape {value.shape} for {name!r}; got {g.shape}")
             self.slices[name] = (offset, value.shape)
@@ -285,6 +301,13 @@ class _FunctionProblem:
 
 
 # ---- the checks ----------------------------------------------------------------------------
+def _labels(flat, shape):
+    """Index tuples of flat positions in an array of `shape` (a 0-d array has the index ())."""
+    if not shape:
+        return [()] * len(flat)
+    return list(zip(*(i.tolist() for i in np.unravel_index(np.asarray(flat, dtype=np.intp), shape))))
+
+
 def _probe(problem, direction, epsilon):
     """(J(θ+εv) − J(θ−εv)) / 2ε, differenced term by term, and whether the step crossed a kink."""
     plus, pattern_plus = problem.cost(problem.theta0 + epsilon * direction)
@@ -311,7 +334,7 @@ def _full(problem, epsilon):
             numeric, kinks = result
         kinks |= problem.l1_kinks(name, values, epsilon)
         keep = ~kinks
-        labels = list(zip(*(i.tolist() for i in np.unravel_index(np.flatnonzero(keep), shape))))
+        labels = _labels(np.flatnonzero(keep), shape)
         rows[name] = (shape, numeric[keep], analytic[keep], labels, int(kinks.sum()))
     return rows, None
 
@@ -344,10 +367,11 @@ def _fast(problem, epsilon, directions, samples, rng):
             v = np.zeros(n)
             v[offset + i] = 1.0
             vectors.append(v)
-            labels.append(tuple(int(j) for j in np.unravel_index(i, shape)))
+            labels += _labels([i], shape)
         values = problem.theta0[offset:offset + size]
         l1 = problem.l1_kinks(name, values, epsilon)
-        keep = [not (isinstance(label, tuple) and l1[np.ravel_multi_index(label, shape)]) for label in labels]
+        keep = [not (isinstance(label, tuple) and l1[np.ravel_multi_index(label, shape) if shape else 0])
+                for label in labels]
         num, ana, kept, kinks = probes([v for v, k in zip(vectors, keep) if k], [l for l, k in zip(labels, keep) if k])
         rows[name] = (shape, num, ana, kept, kinks + keep.count(False))
     return rows, extra[:2] + (extra[3],)
@@ -366,8 +390,11 @@ def gradcheck(model, X=None, y=None, epsilon=1e-7, mode="full", dropout="off", s
     dropout "off" checks with keep_prob = 1; "frozen" with one fixed mask per Dropout layer.
     Returns a GradcheckReport.
     """
-    if not (isinstance(epsilon, float) and 0 < epsilon < 1):
+    if not (isinstance(epsilon, (float, np.floating)) and 0 < epsilon < 1):
         raise NNRecipeError(f"epsilon must be a float in (0, 1); got {epsilon!r}")
+    epsilon = float(epsilon)
+    if dropout not in ("off", "frozen"):
+        raise NNRecipeError(f"dropout must be 'off' or 'frozen'; got {dropout!r}")
     if mode not in ("full", "fast"):
         raise NNRecipeError(f"mode must be 'full' or 'fast'; got {mode!r}")
     if isinstance(model, Network):
