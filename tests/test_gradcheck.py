@@ -385,7 +385,7 @@ def test_relu_kink_in_a_dense_layer_is_left_out():
     rng = np.random.default_rng(5)
     X, y = dyadic(rng, (6, 3)), np.array([0, 1, 1, 0, 1, 0])
     X[2] = [0.5, -0.25, 0.75]
-    net = nr.Network([nr.Dense(4, "relu"), nr.Dense(1, "sigmoid")], input_dim=3, dtype="float64")
+    net = nr.Network([nr.Dense(4, "relu"), nr.Dense(1, "sigmoid")], input_dim=3, seed=0, dtype="float64")
     W1 = net.params["W1"]
     W1[...] = dyadic(rng, W1.shape)
     W1[:, 1] = [0.5, 0.25, 0.375]
@@ -421,7 +421,7 @@ def test_relu_kink_behind_a_user_layer_is_left_out():
     rng = np.random.default_rng(6)
     X, y = dyadic(rng, (6, 3)), np.array([1, 0, 1, 1, 0, 0])
     X[4] = [-0.5, 0.25, 1.0]
-    net = nr.Network([Scale(), nr.Dense(4, "relu"), nr.Dense(1, "sigmoid")], input_dim=3, dtype="float64")
+    net = nr.Network([Scale(), nr.Dense(4, "relu"), nr.Dense(1, "sigmoid")], input_dim=3, seed=0, dtype="float64")
     net.params["s1"][...] = [0.75, -0.5, 1.25]
     W2 = net.params["W2"]
     W2[...] = dyadic(rng, W2.shape)
