@@ -444,7 +444,7 @@ def _fast(problem, epsilon, directions, samples, rng):
 
 
 def gradcheck(model, X=None, y=None, epsilon=1e-7, mode="full", dropout="off", seed=None,
-              directions=3, samples=8):
+              directions=3, samples=5):
     """Check backpropagation against the two-sided numerical derivative.
 
     gradcheck(net, X, y, ...)              a Network on data (X: (n, features), y: (n,))
