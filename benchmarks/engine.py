@@ -31,7 +31,8 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-import nnrecipe as nr  # noqa: E402
+import nnrecipe as nr
+from _machine import cpu_seconds, others_load  # noqa: E402
 
 N_EXAMPLES, N_FEATURES, N_CLASSES = 20_000, 784, 10
 LAYERS = [N_FEATURES, 256, 128, N_CLASSES]
@@ -171,25 +172,6 @@ def matmul_floor(repeats=7):
     return best
 
 
-def _cpu_seconds():
-    """(CPU-seconds used by the whole machine, by this process) so far; None where /proc is missing."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-    except OSError:
-        return None
-    busy = sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)    # minus idle, iowait
-    t = os.times()
-    return busy / os.sysconf("SC_CLK_TCK"), t.user + t.system
-
-
-def others_load(start, end, wall):
-    """Average number of cores that other processes kept busy between two _cpu_seconds()."""
-    if start is None or end is None:
-        return None
-    return max(0.0, (end[0] - start[0]) - (end[1] - start[1])) / wall
-
-
 # ---- report -----------------------------------------------------------------------------------
 def verdict(value, target, aim):
     return ("PASS" if value >= target else "MISS") + (", aim met" if value >= aim else ", aim not met")
@@ -205,17 +187,17 @@ def main(argv=None):
 
     torch.set_num_threads(N_THREADS)
     with threadpool_limits(limits=N_THREADS):
-        cpu0, wall0 = _cpu_seconds(), time.perf_counter()
+        cpu0, wall0 = cpu_seconds(), time.perf_counter()
         time.sleep(0.5)
-        quiet = others_load(cpu0, _cpu_seconds(), time.perf_counter() - wall0)
-        cpu0, wall0 = _cpu_seconds(), time.perf_counter()
+        quiet = others_load(cpu0, cpu_seconds(), time.perf_counter() - wall0)
+        cpu0, wall0 = cpu_seconds(), time.perf_counter()
         X, y = make_data()
         peaks, floors = [matmul_peak()], [matmul_floor()]
         seconds = best_times(X, y, args.epochs, args.repeats)
         peaks.append(matmul_peak())               # measured before and after: the best of both
         floors.append(matmul_floor())
         peak, floor = max(peaks), min(floors)
-        others = others_load(cpu0, _cpu_seconds(), time.perf_counter() - wall0)
+        others = others_load(cpu0, cpu_seconds(), time.perf_counter() - wall0)
 
     n_seen = args.epochs * N_EXAMPLES
     rate = {name: n_seen / s for name, s in seconds.items()}

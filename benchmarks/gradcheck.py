@@ -45,7 +45,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-import nnrecipe as nr  # noqa: E402
+import nnrecipe as nr
+from _machine import cpu_seconds, others_load  # noqa: E402
 
 LAYERS = [24, 128, 128, 40]          # 24·128+128 + 128·128+128 + 128·40+40 = 24 872 parameters
 N_EXAMPLES = 64
@@ -154,25 +155,6 @@ def torch_gradcheck(J, theta, fast_mode):
 
 
 # ---- the machine ---------------------------------------------------------------------------
-def _cpu_seconds():
-    """(CPU-seconds used by the whole machine, by this process) so far; None where /proc is missing."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-    except OSError:
-        return None
-    busy = sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)    # minus idle, iowait
-    t = os.times()
-    return busy / os.sysconf("SC_CLK_TCK"), t.user + t.system + t.children_user + t.children_system
-
-
-def others_load(start, end, wall):
-    """Average number of cores that other processes kept busy between two _cpu_seconds()."""
-    if start is None or end is None:
-        return None
-    return max(0.0, (end[0] - start[0]) - (end[1] - start[1])) / wall
-
-
 def source_version():
     """The commit of the nnrecipe being measured, '+dirty' when src/ has uncommitted changes."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(nr.__file__)))
@@ -241,7 +223,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="network, data and subset seed (default 0)")
     parser.add_argument("--profile", action="store_true", help="also print nnrecipe full's time per parameter array")
     args = parser.parse_args(argv)
-    began, cpu_began = time.perf_counter(), _cpu_seconds()
+    began, cpu_began = time.perf_counter(), cpu_seconds()
 
     threadpool_limits(N_THREADS)
     torch.set_num_threads(N_THREADS)
@@ -352,7 +334,7 @@ def main(argv=None):
                 t = seconds.get(name, float("nan"))
                 print(f"  {name:<4} {str(p.shape):<11} {p.size:>6} coordinates  {fmt_time(t):>9}  {t / total:6.1%}")
     wall = time.perf_counter() - began
-    load = others_load(cpu_began, _cpu_seconds(), wall)
+    load = others_load(cpu_began, cpu_seconds(), wall)
     print(f"\nrun: {wall:.0f} s; other processes kept "
           + ("(unknown)" if load is None else f"{load:.2f} of {os.cpu_count()} cores") + " busy meanwhile"
           + ("" if load is None or load < 0.2 else " — timings are disturbed: rerun on a quiet machine"))

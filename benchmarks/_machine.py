@@ -1,0 +1,23 @@
+"""How busy the shared machine was during a benchmark: other processes' CPU use."""
+
+import os
+
+
+def cpu_seconds():
+    """(CPU-seconds used by the whole machine, by this process and its children) so far; None
+    where /proc is missing."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except OSError:
+        return None
+    busy = sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)    # minus idle, iowait
+    t = os.times()
+    return busy / os.sysconf("SC_CLK_TCK"), t.user + t.system + t.children_user + t.children_system
+
+
+def others_load(start, end, wall):
+    """Average number of cores that other processes kept busy between two cpu_seconds()."""
+    if start is None or end is None:
+        return None
+    return max(0.0, (end[0] - start[0]) - (end[1] - start[1])) / wall
