@@ -1,9 +1,7 @@
 """Model files: exact round trip, atomic writes, and bad files that raise without running code."""
 
-import io
 import json
 import pickle
-import zipfile
 
 import numpy as np
 import pytest

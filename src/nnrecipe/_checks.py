@@ -13,7 +13,7 @@ def as_matrix(X, name="X", dtype=None):
     try:
         arr = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
-        raise NNRecipeError(f"{name} must be array-like of numbers; got {type(X).__name__} ({exc})")
+        raise NNRecipeError(f"{name} must be array-like of numbers; got {type(X).__name__} ({exc})") from None
     expect(arr.ndim == 2, name, "2-D of shape (n_samples, n_features)", f"{arr.ndim}-D shape {arr.shape}")
     expect(arr.shape[0] > 0, name, "non-empty", f"shape {arr.shape}")
     expect(arr.dtype.kind in "biuf", name, "numeric", f"dtype {arr.dtype}")
@@ -30,7 +30,7 @@ def as_targets(y, n, name="y"):
     try:
         arr = np.asarray(y)
     except Exception as exc:
-        raise NNRecipeError(f"{name} must be array-like of numbers; got {type(y).__name__} ({exc})")
+        raise NNRecipeError(f"{name} must be array-like of numbers; got {type(y).__name__} ({exc})") from None
     expect(arr.ndim in (1, 2), name, "1-D (n_samples,) or 2-D (n_samples, n_outputs)", f"shape {arr.shape}")
     expect(arr.shape[0] == n, f"{name} and X", "the same length", f"{arr.shape[0]} and {n} rows")
     expect(arr.dtype.kind in "biuf", name, "numeric", f"dtype {arr.dtype}")

@@ -13,7 +13,7 @@ def _ints(text):
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 20,3; got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 20,3; got {text!r}") from None
     if any(v < 1 for v in values):
         raise argparse.ArgumentTypeError(f"layer sizes must be ≥ 1; got {text!r}")
     return values
@@ -23,7 +23,7 @@ def _keep_probs(text):
     try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a float or comma-separated floats; got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a float or comma-separated floats; got {text!r}") from None
     return values[0] if len(values) == 1 else values
 
 

@@ -42,8 +42,7 @@ class BinaryCrossEntropy:
 
     def loss_and_grad(self, z, y):
         """Sum of losses over the batch, and dL/dz per example (not yet divided by the batch)."""
-        losses = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
-        return float(losses.sum()), expit(z) - y
+        return float(self.per_example(z, y).sum()), expit(z) - y
 
     def predict(self, out):
         labels = (out > 0.5).astype(np.int64)
