@@ -9,6 +9,18 @@ class DivergenceWarning(RuntimeWarning):
     """Training stopped because the cost became NaN or infinite."""
 
 
+class TestSetLocked(NNRecipeError):
+    """The test set was read before `Split.open_test(reason=...)`."""
+
+
+class TestSetWarning(UserWarning):
+    """The test set was opened more than once."""
+
+
+class LeakageWarning(UserWarning):
+    """Statistics were fitted on rows that also sit in a dev or test set."""
+
+
 def expect(condition, argument, expected, given):
     """Raise NNRecipeError('`argument` must be expected; got given') unless condition holds."""
     if not condition:

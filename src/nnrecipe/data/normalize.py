@@ -1,25 +1,60 @@
 """Input normalization with training statistics only."""
 
+import warnings
+
 import numpy as np
 
 from .._checks import as_matrix
-from ..errors import NNRecipeError
+from ..errors import LeakageWarning, NNRecipeError
 
 
 class Standardizer:
     """x ← (x − μ) / σ with μ and σ² from the data given to fit (the training set).
 
     A feature with σ = 0 is only centred (its scale is taken as 1). Attributes after fit:
-    mean_ (n_features,), var_ (n_features,), scale_ (n_features,), n_samples_seen_.
+    mean_ (n_features,), var_ (n_features,), scale_ (n_features,), n_samples_seen_, and
+    leakage_ (dict set name → rows of the fitted data found in that held-out set).
     """
 
-    def fit(self, X):
+    def fit(self, X, held_out=None):
+        """μ and σ² of X (n_samples, n_features). held_out: the dev/test sets (a Split, Subsets,
+        arrays or a list of them); rows of X found there are reported as leakage."""
+        for name in ("mean_", "var_", "n_samples_seen_", "leakage_"):
+            self.__dict__.pop(name, None)
+        return self.partial_fit(X, held_out)
+
+    def partial_fit(self, X, held_out=None):
+        """Update μ and σ² with one more chunk of rows (for data that does not fit in memory)."""
         X = as_matrix(X, "X")
-        self.mean_ = X.mean(axis=0, dtype=np.float64)
-        self.var_ = X.var(axis=0, dtype=np.float64)
-        self.n_samples_seen_ = len(X)
+        n_b = len(X)
+        mean_b = X.mean(axis=0, dtype=np.float64)
+        m2_b = np.square(X - mean_b, dtype=np.float64).sum(axis=0)
+        if not hasattr(self, "mean_"):
+            self.mean_, self.var_, self.n_samples_seen_, self.leakage_ = mean_b, m2_b / n_b, n_b, {}
+        else:
+            if X.shape[1] != self.mean_.size:
+                raise NNRecipeError(f"X must have {self.mean_.size} columns (as in earlier chunks); got {X.shape[1]}")
+            # Chan, Golub & LeVeque's merge of two (count, mean, sum of squared deviations) summaries:
+            # M2 = M2_a + M2_b + δ²·n_a·n_b/n with δ = mean_b − mean_a; exact, and stable chunk by chunk.
+            n_a, n = self.n_samples_seen_, self.n_samples_seen_ + n_b
+            delta = mean_b - self.mean_
+            m2 = self.var_ * n_a + m2_b + delta ** 2 * (n_a * n_b / n)
+            self.mean_, self.var_, self.n_samples_seen_ = self.mean_ + delta * (n_b / n), m2 / n, n
         self._set_scale()
+        if held_out is not None:
+            self._report_leakage(X, held_out)
         return self
+
+    def _report_leakage(self, X, held_out):
+        for name, rows in _held_out_sets(held_out):
+            found = int(np.count_nonzero(rows_in(X, rows)))
+            if found:
+                self.leakage_[name] = self.leakage_.get(name, 0) + found
+        if self.leakage_:
+            where = ", ".join(f"{k} rows in {name}" for name, k in self.leakage_.items())
+            warnings.warn(f"Standardizer was fitted on rows that sit in held-out sets ({where}): their "
+                          "statistics leak into training and make dev/test errors optimistic. Fit on the "
+                          "training rows only (split.train.X).", LeakageWarning, stacklevel=3)
 
     def _set_scale(self):
         scale = np.sqrt(self.var_)
@@ -65,6 +100,48 @@ class Standardizer:
         self.mean_, self.var_, self.n_samples_seen_ = mean, var, n_seen
         self._set_scale()
         return self
+
+
+def _held_out_sets(held_out):
+    """(name, rows) pairs from a Split, Subsets, arrays or a list of them (locked sets included:
+    comparing rows is not evaluating on them)."""
+    if hasattr(held_out, "dev") and hasattr(held_out, "test"):
+        held_out = [held_out.dev, held_out.test]
+    if not isinstance(held_out, (list, tuple)):
+        held_out = [held_out]
+    for i, item in enumerate(held_out):
+        if hasattr(item, "_unlocked_arrays"):
+            yield item.name, item._unlocked_arrays()[0]
+        else:
+            yield f"held_out[{i}]", as_matrix(item, f"held_out[{i}]")
+
+
+def _row_hash(X):
+    """One 64-bit hash per row of a float64 matrix: Σ_j bits(x_j)·c_j mod 2⁶⁴ with odd constants c_j."""
+    bits = np.ascontiguousarray(X, dtype=np.float64).reshape(len(X), -1) + 0.0      # −0.0 → 0.0
+    mult = np.random.default_rng(0x5EED).integers(1, 2 ** 63, size=bits.shape[1], dtype=np.uint64) | np.uint64(1)
+    with np.errstate(over="ignore"):
+        return (bits.view(np.uint64) * mult).sum(axis=1, dtype=np.uint64)
+
+
+def rows_in(X, rows):
+    """Boolean (len(X),): which rows of X also occur, exactly, among `rows`."""
+    X, rows = np.asarray(X), np.asarray(rows)
+    if rows.size == 0 or X.size == 0:
+        return np.zeros(len(X), dtype=bool)
+    if X.reshape(len(X), -1).shape[1] != rows.reshape(len(rows), -1).shape[1]:
+        raise NNRecipeError(f"held-out rows must have {X.shape[1]} columns like X; got shape {rows.shape}")
+    hx, hr = _row_hash(X), _row_hash(rows)
+    candidate = np.isin(hx, hr)
+    if candidate.any():               # confirm hash hits exactly
+        X_c = np.asarray(X[candidate], np.float64).reshape(int(candidate.sum()), -1)
+        R = np.asarray(rows, np.float64).reshape(len(rows), -1)
+        by_hash = {}
+        for i, h in enumerate(hr):
+            by_hash.setdefault(int(h), []).append(i)
+        exact = [any(np.array_equal(x, R[j]) for j in by_hash[int(h)]) for x, h in zip(X_c, hx[candidate])]
+        candidate[np.flatnonzero(candidate)] = exact
+    return candidate
 
 
 NORMALIZERS = {"Standardizer": Standardizer}
