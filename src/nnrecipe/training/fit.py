@@ -43,11 +43,20 @@ def _batches(m, batch_size, rng):
     return [order[i:i + batch_size] for i in range(0, m, batch_size)]
 
 
+def _rows(X):
+    """Images (n, H, W[, C]) as rows (n, H·W·C); 2-D X unchanged."""
+    return X.reshape(len(X), -1) if X.ndim > 2 else X
+
+
+def _saved(callbacks):
+    return [cb for cb in callbacks if not isinstance(cb, Progress)]
+
+
 def _dropout_rngs(net):
     return [layer.rng for layer in net.layers if isinstance(layer, Dropout)]
 
 
-def _save_checkpoint(path, run, rng, callbacks):
+def _save_checkpoint(path, run, rng, callbacks, aug_rng):
     arrays = {"theta": run.net.theta}
     opt_state = run.optimizer.state_dict() if hasattr(run.optimizer, "state_dict") else {"t": 0, "slots": {}}
     for name, arrays_of_slot in opt_state["slots"].items():
@@ -63,12 +72,13 @@ def _save_checkpoint(path, run, rng, callbacks):
             "optimizer": {"type": type(run.optimizer).__name__, "t": opt_state["t"],
                           "slots": {k: len(v) for k, v in opt_state["slots"].items()}},
             "history": run.history.state(), "shuffle_rng": rng.bit_generator.state,
+            "augment_rng": aug_rng.bit_generator.state,
             "dropout_rngs": [g.bit_generator.state if g is not None else None for g in _dropout_rngs(run.net)],
             "callbacks": cb_meta}
     write_archive(path, arrays, meta)
 
 
-def _restore_checkpoint(path, net, optimizer, rng, callbacks):
+def _restore_checkpoint(path, net, optimizer, rng, callbacks, aug_rng):
     """Load a checkpoint into net, optimizer, rng and callbacks; return (history, next epoch)."""
     arrays, meta = read_archive(path)
     if meta.get("format") != CHECKPOINT_FORMAT:
@@ -85,6 +95,8 @@ def _restore_checkpoint(path, net, optimizer, rng, callbacks):
         slots = {name: [arrays[f"opt.{name}.{i}"] for i in range(n)] for name, n in meta["optimizer"]["slots"].items()}
         optimizer.load_state_dict({"t": meta["optimizer"]["t"], "slots": slots})
     rng.bit_generator.state = meta["shuffle_rng"]
+    if "augment_rng" in meta:
+        aug_rng.bit_generator.state = meta["augment_rng"]
     for g, state in zip(_dropout_rngs(net), meta["dropout_rngs"]):
         if g is not None and state is not None:
             g.bit_generator.state = state
@@ -96,7 +108,7 @@ def _restore_checkpoint(path, net, optimizer, rng, callbacks):
 
 
 def fit(net, X, y, dev=None, epochs=100, batch_size=None, optimizer="adam", lr=None, callbacks=(),
-        seed=0, verbose=1, resume=None):
+        seed=0, verbose=1, resume=None, augment=None):
     """Train `net` on (X, y) from its current weights; returns a History.
 
     X : (n_samples, n_features); y : (n_samples,) labels or values (see Network).
@@ -106,13 +118,19 @@ def fit(net, X, y, dev=None, epochs=100, batch_size=None, optimizer="adam", lr=N
     seed : the shuffling stream (the network's own seed drives init and dropout).
     verbose : 1 shows a progress bar on a terminal, 0 is silent.
     resume : a path written by Checkpoint: continue that run where it stopped.
+    augment : a callable (X_batch, rng) -> X_batch applied afresh to every training batch (never to
+        dev), e.g. nr.augment.Compose([...]). With it X may be images (n, H, W[, C]); the network sees
+        each image flattened to a row, so predict takes X.reshape(len(X), -1).
     """
-    Xp = net.prepare_X(X)
+    if augment is not None and not callable(augment):
+        raise NNRecipeError(f"augment must be a callable (X_batch, rng) -> X_batch; got {type(augment).__name__}")
+    images = np.asarray(X) if augment is not None else None
+    Xp = net.prepare_X(X if images is None else _rows(images))
     yp = net.prepare_y(y, len(Xp))
     if dev is not None:
         if not (isinstance(dev, (tuple, list)) and len(dev) == 2):
             raise NNRecipeError(f"dev must be a pair (X_dev, y_dev); got {type(dev).__name__}")
-        Xd = net.prepare_X(dev[0])
+        Xd = net.prepare_X(dev[0] if images is None else _rows(np.asarray(dev[0])))
         dev = (Xd, net.prepare_y(dev[1], len(Xd)))
     positive(epochs, "epochs", integer=True)
     if batch_size is not None:
@@ -124,10 +142,11 @@ def fit(net, X, y, dev=None, epochs=100, batch_size=None, optimizer="adam", lr=N
     if verbose and not any(isinstance(cb, Progress) for cb in callbacks):
         callbacks.append(Progress())
     rng = np.random.default_rng(np.random.SeedSequence(seed))
+    aug_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])   # its own stream
 
     history, start = History(), 0
     if resume is not None:
-        history, start = _restore_checkpoint(resume, net, opt, rng, [cb for cb in callbacks if not isinstance(cb, Progress)])
+        history, start = _restore_checkpoint(resume, net, opt, rng, _saved(callbacks), aug_rng)
     run = Run(net, opt, epochs, dev is not None, history)
     run.epoch = start - 1
     for cb in callbacks:
@@ -140,6 +159,8 @@ def fit(net, X, y, dev=None, epochs=100, batch_size=None, optimizer="adam", lr=N
         loss_sum = error_sum = penalty_sum = 0.0
         for idx in _batches(m, batch_size, rng):
             Xb, yb = (Xp, yp) if idx is None else (Xp[idx], yp[idx])
+            if images is not None:
+                Xb = net.prepare_X(_rows(augment(images if idx is None else images[idx], aug_rng)))
             loss, errors, penalty = net.step(Xb, yb, m)
             if not (math.isfinite(loss) and math.isfinite(penalty)):
                 break
@@ -166,7 +187,7 @@ def fit(net, X, y, dev=None, epochs=100, batch_size=None, optimizer="adam", lr=N
         for cb in callbacks:
             cb.on_epoch_end(run, logs)
         for path in run._checkpoint_paths:
-            _save_checkpoint(path, run, rng, [cb for cb in callbacks if not isinstance(cb, Progress)])
+            _save_checkpoint(path, run, rng, _saved(callbacks), aug_rng)
         run._checkpoint_paths.clear()
         if run.stop_training:
             break
