@@ -1,0 +1,166 @@
+import json
+import types
+
+import numpy as np
+import pytest
+
+from nnrecipe.data.match import Match, check_match, holm
+from nnrecipe.errors import NNRecipeError
+
+
+def mixed(rng, n, shift=0.0, probs=(0.4, 0.3, 0.2, 0.1), share=0.5):
+    """n rows: 5 normal features (the third shifted by `shift` σ), a categorical column; binary y."""
+    X = np.column_stack([rng.normal(size=(n, 5)), rng.choice(4, size=n, p=probs)])
+    X[:, 2] += shift
+    return X, (rng.random(n) < share).astype(int)
+
+
+NAMES = ["a", "b", "c", "d", "e", "colour"]
+
+
+def test_two_halves_of_one_shuffled_set_match():
+    X, y = mixed(np.random.default_rng(0), 4000)
+    m = check_match((X[:2000], y[:2000]), (X[2000:], y[2000:]), feature_names=NAMES)
+    assert isinstance(m, Match) and m.same and bool(m)
+    assert m.verdict.startswith("same")
+    assert m.worst_features == []
+    assert {t.name: t.test for t in m.features} == {**dict.fromkeys(NAMES[:5], "ks"), "colour": "chi2"}
+    assert m.label.test == "chi2" and m.label.name == "label"
+    assert 0.4 < m.auc < 0.6 and m.n_a == m.n_b == 2000 and m.alpha == 0.05
+
+
+def test_one_shifted_feature_is_found_first():
+    rng = np.random.default_rng(1)
+    (Xa, ya), (Xb, yb) = mixed(rng, 2000), mixed(rng, 2000, shift=0.3)
+    m = check_match((Xa, ya), (Xb, yb), feature_names=NAMES)
+    assert not m.same
+    assert m.verdict.startswith("different") and "'c'" in m.verdict
+    assert m.worst_features[0] == "c"
+    top = m.features[0]
+    assert (top.name, top.test) == ("c", "ks") and top.p_adjusted < 1e-6 and top.statistic > 0.08
+    # records are sorted most different first
+    assert [t.p_adjusted for t in m.features] == sorted(t.p_adjusted for t in m.features)
+
+
+def test_shifted_categorical_column_is_found_by_chi2():
+    rng = np.random.default_rng(2)
+    a = mixed(rng, 2000)
+    b = mixed(rng, 2000, probs=(0.3, 0.3, 0.2, 0.2))
+    m = check_match(a, b, feature_names=NAMES)
+    assert not m.same and m.worst_features[0] == "colour"
+    assert m.features[0].test == "chi2" and m.features[0].p_adjusted < 1e-6
+    assert "χ²" in m.verdict
+    # named explicitly as categorical: same answer; as numeric (categorical=[]): a KS test instead
+    assert check_match(a, b, feature_names=NAMES, categorical=["colour"]).features[0].test == "chi2"
+    assert check_match(a, b, categorical=5).features[0].test == "chi2"
+    assert check_match(a, b, categorical=[], classifier=False).features[0].test == "ks"
+
+
+def test_label_share_shift_is_found():
+    rng = np.random.default_rng(3)
+    m = check_match(mixed(rng, 2000, share=0.5), mixed(rng, 2000, share=0.6), classifier=False)
+    assert not m.same and m.worst_features == []
+    assert m.label.test == "chi2" and m.label.p_adjusted < 1e-6
+    assert m.verdict.startswith("different") and "label" in m.verdict
+
+
+def test_float_targets_use_ks():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(1000, 3))
+    m = check_match((X[:500], rng.normal(size=500)), (X[500:], rng.normal(0.5, 1, size=500)), classifier=False)
+    assert m.label.test == "ks" and not m.same
+
+
+def test_joint_shift_only_the_domain_classifier_sees():
+    """x0, x1 correlated +0.8 in a and −0.8 in b: every marginal is N(0, 1) in both sets."""
+    rng = np.random.default_rng(5)
+    n = 2000
+    X = rng.normal(size=(2 * n, 4))
+    X[:, 1] = 0.8 * X[:, 0] + 0.6 * X[:, 1]
+    X[n:, 1] *= -1
+    m = check_match(X[:n], X[n:])
+    assert all(t.p_adjusted > 0.05 for t in m.features) and m.worst_features == []
+    assert m.auc > 0.6 and m.auc_p_value < 1e-6
+    assert not m.same
+    assert m.verdict.startswith("different") and "domain classifier" in m.verdict
+    assert m.label is None
+
+
+def test_holm_known_values():
+    # sorted p: 0.005, 0.01, 0.03, 0.04 → ×4, ×3, ×2, ×1 = 0.02, 0.03, 0.06, 0.04 → running max
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(holm([0.5, 0.6]), [1.0, 1.0])          # capped at 1
+    np.testing.assert_allclose(holm([0.02]), [0.02])                  # one test: unchanged
+    np.testing.assert_allclose(holm([0.01, 0.01, 0.2]), [0.03, 0.03, 0.2])
+
+
+class LockedSubset:
+    """Like split's locked test set: .X raises, _unlocked_arrays hands the data over."""
+
+    def __init__(self, X, y):
+        self._data = (X, y)
+        self.calls = 0
+
+    @property
+    def X(self):
+        raise RuntimeError("the test set is locked")
+
+    y = X
+
+    def _unlocked_arrays(self):
+        self.calls += 1
+        return self._data
+
+
+def test_locked_subset_is_read_through_unlocked_arrays():
+    X, y = mixed(np.random.default_rng(6), 600)
+    locked = LockedSubset(X[300:], y[300:])
+    dev = types.SimpleNamespace(X=X[:300], y=y[:300])          # a plain object with .X and .y
+    m = check_match(dev, locked)
+    assert locked.calls == 1 and m.label is not None and m.n_b == 300
+    m2 = check_match(X[:300], LockedSubset(X[300:], None), classifier=False)   # bare X; no labels
+    assert m2.label is None
+
+
+def test_same_seed_same_numbers_and_json():
+    X, y = mixed(np.random.default_rng(7), 1200)
+    a, b = (X[:600], y[:600]), (X[600:], y[600:])
+    d1, d2 = check_match(a, b, seed=3).to_dict(), check_match(a, b, seed=3).to_dict()
+    assert d1 == d2
+    assert json.loads(json.dumps(d1)) == d1
+    assert check_match(a, b, seed=4).auc != d1["auc"]
+    assert check_match(a, b, max_rows=100).n_a == 600            # subsampled for the classifier only
+
+
+def test_str_is_a_table():
+    X, y = mixed(np.random.default_rng(8), 400)
+    text = str(check_match((X[:200], y[:200]), (X[200:], y[200:]), feature_names=NAMES))
+    lines = text.splitlines()
+    assert lines[0].startswith(("same", "different"))
+    for name in [*NAMES, "label", "domain classif."]:
+        assert any(line[2:].startswith(name) for line in lines[2:]), name
+    m = check_match(X[:200], X[200:], classifier=False)
+    assert m.auc is None and m.auc_p_value is None and "domain" not in str(m) + m.verdict
+
+
+@pytest.mark.parametrize("a, b, kwargs, message", [
+    (np.zeros((20, 3)), np.zeros((20, 4)), {}, "(20, 3) and (20, 4)"),
+    (np.zeros((5, 3)), np.zeros((20, 3)), {}, "at least 10 rows; got 5"),
+    (np.zeros((20, 3)), np.full((20, 3), np.nan), {}, "finite"),
+    (np.full((20, 3), np.inf), np.zeros((20, 3)), {}, "a (X) must be finite"),
+    (np.zeros((20, 3, 1)), np.zeros((20, 3)), {}, "2-D"),
+    (np.array([["x"] * 3] * 20), np.zeros((20, 3)), {}, "numeric"),
+    ((np.zeros((20, 3)), np.zeros(19)), np.zeros((20, 3)), {}, "the same length"),
+    ((np.zeros((20, 3)), np.zeros((20, 2))), np.zeros((20, 3)), {}, "one target column"),
+    ((np.zeros((20, 3)), [np.nan] * 20), np.zeros((20, 3)), {}, "finite"),
+    (np.zeros((20, 3)), np.zeros((20, 3)), {"alpha": 0}, "alpha must be a number in (0, 1)"),
+    (np.zeros((20, 3)), np.zeros((20, 3)), {"alpha": 1.5}, "alpha"),
+    (np.zeros((20, 3)), np.zeros((20, 3)), {"max_rows": 5}, "max_rows must be an integer"),
+    (np.zeros((20, 3)), np.zeros((20, 3)), {"categorical": [7]}, "categorical must be column indices"),
+    (np.zeros((20, 3)), np.zeros((20, 3)), {"categorical": ["z"]}, "'z'"),
+    (np.zeros((20, 3)), np.zeros((20, 3)), {"feature_names": ["p", "q"]}, "feature_names must be 3 names"),
+])
+def test_bad_input(a, b, kwargs, message):
+    with pytest.raises(NNRecipeError) as info:
+        check_match(a, b, **kwargs)
+    assert message in str(info.value)
