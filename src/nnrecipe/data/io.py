@@ -1,82 +1,456 @@
-"""Reading data files into (X, y) arrays."""
+"""Reading data files into a `Table` (X, y, features, classes, test), and writing them back.
 
-import csv
+Formats, chosen by suffix: .csv, .parquet/.pq (pyarrow), .npz (NumPy, no pickles), .mat
+(MATLAB, scipy) and a folder of images with one subfolder per class (Pillow). pyarrow, scipy
+and Pillow are imported only when a file of theirs is read or written.
+"""
+
+import numbers
+import os
+import uuid
+import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import NNRecipeError
+from ..errors import NNRecipeError, expect
 
+FORMATS = "a .csv, .parquet, .pq, .npz or .mat file, or a folder of images with one subfolder per class"
+WRITABLE = (".csv", ".parquet", ".pq", ".npz", ".mat")
+NAN_HINT = "pass drop_nan=True (CLI --drop-nan) to drop such rows"
+
+
+class Table(NamedTuple):
+    """A dataset, unpacked as `X, y, features, classes, test = table` or read by attribute.
+
+    X: (n, d) features; images are (n, H, W) grayscale or (n, H, W, 3) colour, uint8.
+    y: (n,) int64 class indices, or float64 targets for regression.
+    features: the name of each column of X.reshape(n, -1).
+    classes: the original label of each class index, or None for regression.
+    test: (X_test, y_test) when the data comes with its own test set, else None.
+    """
+    X: np.ndarray
+    y: np.ndarray
+    features: list
+    classes: list | None
+    test: tuple | None = None
+
+
+def read_data(path, target=None, *, categorical=None, drop_nan=False, image_size=None):
+    """Read a data file or an image folder into a `Table` (test is None).
+
+    target: the label column (.csv/.parquet, required) or array (.npz/.mat, default "y");
+        None for an image folder, whose subfolder names are the classes.
+    categorical: None (text feature columns are an error) or "onehot" (each text column becomes
+        one float 0/1 column per category, named "column=category", categories sorted).
+    drop_nan: drop the rows with a NaN, infinite or empty feature or target instead of raising.
+    image_size: (H, W) to resize every image to; None requires all images to share one size.
+    """
+    return _read(path, target, categorical, drop_nan, image_size, target_arg="target")
+
+
+def read_table(path, target=None, *, categorical=None, drop_nan=False, image_size=None):
+    """The command line's reader: (X, y, features, classes) of `read_data`, with messages that
+    name the command's arguments (DATA, --target)."""
+    if not Path(path).exists():
+        raise NNRecipeError(f"DATA must be a bundled dataset name or an existing file or image folder; "
+                            f"got {str(path)!r}")
+    return _read(path, target, categorical, drop_nan, image_size, target_arg="--target")[:4]
+
+
+def _read(path, target, categorical, drop_nan, image_size, target_arg):
+    expect(categorical is None or (isinstance(categorical, str) and categorical == "onehot"), "categorical",
+           "None or 'onehot'", repr(categorical))
+    expect(isinstance(drop_nan, bool | np.bool_), "drop_nan", "True or False", repr(drop_nan))
+    path = Path(path)
+    if not path.exists():
+        raise NNRecipeError(f"path must be an existing file or image folder; got {str(path)!r}")
+    if path.is_dir():
+        expect(target is None, target_arg, "None for an image folder (its subfolders are the classes)",
+               repr(target))
+        return _read_images(path, _image_size(image_size))
+    expect(image_size is None, "image_size", "None for a file (it resizes the images of a folder)",
+           repr(image_size))
+    expect(target is None or isinstance(target, str), target_arg, "a column or array name", repr(target))
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".parquet", ".pq"):
+        if target is None:
+            raise NNRecipeError(f"{target_arg} must name the label column of a CSV or Parquet file; got None")
+        arrow = _arrow_csv(path) if suffix == ".csv" else _arrow_parquet(path)
+        return _from_arrow(arrow, target, categorical, drop_nan, target_arg, path.name, csv=suffix == ".csv")
+    if suffix in (".npz", ".mat"):
+        X, y = (_arrays_npz if suffix == ".npz" else _arrays_mat)(path, target or "y", target_arg)
+        return _from_arrays(X, y, target or "y", drop_nan, path.name)
+    raise NNRecipeError(f"path must be {FORMATS}; got {suffix or 'no suffix'} ({path.name})")
+
+
+# ---------------------------------------------------------------- targets and missing values
 
 def _encode_target(values, name):
-    """Targets as numbers: class indices for labels, floats for a regression target.
+    """Targets as numbers: (y, classes).
 
-    Non-numeric labels, or integers with at most 20 distinct values, are classes; the
-    returned `classes` lists the original label of each index (None for regression).
+    Text labels, or integers with at most 20 distinct values, are classes: y holds int64 class
+    indices and `classes` the original label of each index (sorted). Anything else is a regression
+    target: float64 y, classes None; so is a 2-D (n, k) target of k > 1 outputs.
     """
+    values = np.asarray(values)
     try:
-        numeric = np.asarray(values, dtype=np.float64)
-    except ValueError:
+        numeric = values.astype(np.float64)
+    except (TypeError, ValueError):
         numeric = None
     if numeric is not None and not np.isfinite(numeric).all():
-        raise NNRecipeError(f"target column {name!r} must be finite; got {numeric[~np.isfinite(numeric)][0]}")
-    if numeric is None or (np.all(numeric == np.round(numeric)) and len(np.unique(numeric)) <= 20):
-        classes, y = np.unique(np.asarray(values) if numeric is None else numeric, return_inverse=True)
+        raise NNRecipeError(f"target {name!r} must be finite; got {numeric[~np.isfinite(numeric)][0]}")
+    if numeric is not None and numeric.ndim == 2:
+        return numeric, None
+    if numeric is None:
+        classes, y = np.unique(values.astype(str), return_inverse=True)
         return y.astype(np.int64), classes.tolist()
+    if np.all(numeric == np.round(numeric)) and len(np.unique(numeric)) <= 20:
+        classes, y = np.unique(numeric, return_inverse=True)
+        return y.astype(np.int64), [int(c) for c in classes]
     return numeric, None
 
 
-def read_csv(path, target):
-    """(X, y, feature_names, classes) from a CSV file with a header row and a target column."""
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    if len(rows) < 2:
-        raise NNRecipeError(f"{path} must have a header row and at least one data row; got {len(rows)} rows")
-    header, body = rows[0], rows[1:]
-    if target not in header:
-        raise NNRecipeError(f"--target must name a column of {path}; got {target!r} (columns: {', '.join(header)})")
-    if any(len(r) != len(header) for r in body):
-        bad = next(i for i, r in enumerate(body, 2) if len(r) != len(header))
-        raise NNRecipeError(f"{path}: every row must have {len(header)} fields; line {bad} does not")
-    t = header.index(target)
-    features = [h for i, h in enumerate(header) if i != t]
-    columns = list(zip(*body))
-    X = np.empty((len(body), len(features)))
-    for j, i in enumerate(i for i in range(len(header)) if i != t):
-        try:
-            X[:, j] = np.asarray(columns[i], dtype=np.float64)
-        except ValueError:
-            raise NNRecipeError(f"feature column {header[i]!r} must be numeric; got values such as "
-                                f"{next(v for v in columns[i] if not _is_number(v))!r}") from None
-    y, classes = _encode_target(columns[t], target)
-    return X, y, features, classes
+def _missing(values):
+    """(n,) bool: rows whose target is missing (None, NaN or infinite)."""
+    if values.dtype.kind == "f":
+        bad = ~np.isfinite(values)
+        return bad.any(axis=1) if bad.ndim == 2 else bad
+    if values.dtype.kind == "O":
+        return np.array([v is None or (isinstance(v, float) and not np.isfinite(v)) for v in values], bool)
+    return np.zeros(len(values), bool)
 
 
-def _is_number(text):
+def _complete_rows(bad, names, y, target, drop_nan, where, row, value):
+    """The rows to keep, (n,) bool. bad: (n, c) True where feature `names[c]` is missing; row(r)
+    and value(r, c) describe a row and a bad value in messages. Without drop_nan a missing value is
+    an error naming its column and row."""
+    bad_y = _missing(y)
+    if drop_nan:
+        keep = ~(bad.any(axis=1) | bad_y)
+        if not keep.any():
+            raise NNRecipeError(f"path must hold at least one complete row; every one of the {len(keep)} rows "
+                                f"of {where} has a missing value")
+        return keep
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise NNRecipeError(f"feature column {names[c]!r} must be finite and not empty; got {value(r, c)} "
+                            f"at {row(r)}; {NAN_HINT}")
+    if bad_y.any():
+        r = int(np.argmax(bad_y))
+        raise NNRecipeError(f"target {target!r} must not be missing; got {y[r]!r} at {row(r)}; {NAN_HINT}")
+    return np.ones(len(y), bool)
+
+
+def _index_names(prefix, shape):
+    """Names of the columns of X.reshape(n, -1) for per-sample shape `shape`: x0, x1, ... for one
+    axis, prefix + "r_c..." for several."""
+    if len(shape) == 1:
+        return [f"{prefix}{i}" for i in range(shape[0])]
+    return [prefix + "_".join(map(str, index)) for index in np.ndindex(*shape)]
+
+
+# ---------------------------------------------------------------- CSV and Parquet (pyarrow)
+
+def _arrow_csv(path):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    ragged = []
+
+    def on_invalid_row(row):
+        ragged.append(row)
+        return "error"
+
+    def read(threads):
+        return pacsv.read_csv(path, read_options=pacsv.ReadOptions(use_threads=threads),
+                              parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid_row),
+                              convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
     try:
-        float(text)
-        return True
-    except ValueError:
-        return False
+        return read(True)
+    except (pa.ArrowException, OSError) as exc:
+        if ragged and ragged[0].number is None:  # only a single-threaded read knows the line number
+            ragged.clear()
+            try:
+                read(False)
+            except (pa.ArrowException, OSError):
+                pass
+        if ragged:
+            bad = ragged[0]
+            raise NNRecipeError(f"{path.name}: every row must have {bad.expected_columns} fields; line "
+                                f"{bad.number} does not (it has {bad.actual_columns})") from None
+        raise NNRecipeError(f"path must be a CSV file with a header row; {path.name} could not be read "
+                            f"({exc})") from None
 
 
-def read_npz(path, target="y"):
-    """(X, y, feature_names, classes) from an .npz file with arrays X and `target`."""
-    with np.load(path, allow_pickle=False) as archive:
-        if "X" not in archive.files or target not in archive.files:
-            raise NNRecipeError(f"{path} must hold arrays 'X' and {target!r}; got {', '.join(archive.files)}")
-        X, y = archive["X"], archive[target]
-    y, classes = _encode_target(y.ravel() if y.ndim == 2 and 1 in y.shape else y, target)
-    return X, y, [f"x{i}" for i in range(X.shape[1] if X.ndim == 2 else 0)], classes
+def _arrow_parquet(path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise NNRecipeError(f"path must be a Parquet file; {path.name} could not be read ({exc})") from None
 
 
-def read_table(path, target):
+def _is_number_type(t):
+    import pyarrow as pa
+    return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+            or pa.types.is_decimal(t) or pa.types.is_null(t))
+
+
+def _as_text(column, name):
+    import pyarrow as pa
+    try:
+        return column.cast(pa.string())
+    except (pa.ArrowException, NotImplementedError):
+        raise NNRecipeError(f"column {name!r} must hold numbers or text; got {column.type}") from None
+
+
+def _from_arrow(table, target, categorical, drop_nan, target_arg, where, csv):
+    """Table from a pyarrow table: float64 X (n, d) in column order, the target column excluded."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    names = table.column_names
+    if target not in names:
+        raise NNRecipeError(f"{target_arg} must name a column of {where}; got {target!r} "
+                            f"(columns: {', '.join(names)})")
+    twice = next((n for n in names if names.count(n) > 1), None)
+    expect(twice is None, f"the column names of {where}", "unique", f"{twice!r} more than once")
+    expect(table.num_rows > 0, "path", "a table with at least one data row", f"none in {where}")
+    expect(len(names) > 1, "path", f"a table with a feature column besides {target!r}", f"only that one in {where}")
+
+    # First pass: numbers as float64 (NaN where empty), text columns kept for encoding after rows drop.
+    columns, bad = {}, []
+    features = [n for n in names if n != target]
+    for name in features:
+        column = table.column(name)
+        if _is_number_type(column.type):
+            values = column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+            columns[name], missing = values, ~np.isfinite(values)
+        elif categorical == "onehot":
+            columns[name] = _as_text(column, name)
+            missing = columns[name].is_null().to_numpy(zero_copy_only=False)
+        else:
+            example = next(iter(column.drop_null().to_pylist()), None)
+            raise NNRecipeError(f"feature column {name!r} must be numeric; got {column.type} values such as "
+                                f"{example!r}; pass categorical='onehot' (CLI --categorical onehot) to "
+                                f"one-hot encode it")
+        bad.append(missing)
+    y_column = table.column(target)
+    if _is_number_type(y_column.type):
+        y = y_column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+    else:
+        y = _as_text(y_column, target).to_numpy(zero_copy_only=False)
+
+    def row(r):
+        return f"row {r} (line {r + 2} of {where})" if csv else f"row {r} of {where}"
+    def value(r, c):
+        values = columns[features[c]]
+        return values[r] if isinstance(values, np.ndarray) else "an empty cell"
+    keep = _complete_rows(np.column_stack(bad), features, y, target, drop_nan, where, row, value)
+    keep_arrow = pa.array(keep)
+
+    blocks, out_names = [], []
+    for name in features:
+        values = columns[name]
+        if isinstance(values, np.ndarray):
+            blocks.append(values[keep][:, None])
+            out_names.append(name)
+            continue
+        # One-hot: column j of the block is 1 exactly where the row's category is categories[j].
+        text = values.filter(keep_arrow)
+        categories = sorted(pc.unique(text).drop_null().to_pylist())
+        index = pc.index_in(text, value_set=pa.array(categories, pa.string())).to_numpy(zero_copy_only=False)
+        blocks.append((index[:, None] == np.arange(len(categories))).astype(np.float64))
+        out_names += [f"{name}={c}" for c in categories]
+    y, classes = _encode_target(y[keep], target)
+    return Table(np.hstack(blocks), y, out_names, classes)
+
+
+# ---------------------------------------------------------------- NumPy .npz and MATLAB .mat
+
+def _arrays_npz(path, target, target_arg):
+    errors = (OSError, ValueError, EOFError, zipfile.BadZipFile)
+    with open(path, "rb") as f:  # our handle, closed even when np.load fails half-way
+        try:
+            archive = np.load(f, allow_pickle=False)
+        except errors as exc:
+            raise NNRecipeError(f"path must be a NumPy .npz archive without pickled objects; {path.name} could "
+                                f"not be read ({exc})") from None
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise NNRecipeError(f"path must be an .npz archive of named arrays; {path.name} holds a single array")
+        with archive:
+            _need_keys(archive.files, target, target_arg, path.name)
+            try:
+                return archive["X"], archive[target]
+            except errors as exc:
+                raise NNRecipeError(f"the arrays of {path.name} must be readable without pickle; got {exc}") from None
+
+
+def _arrays_mat(path, target, target_arg):
+    from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
+    try:
+        data = loadmat(path)
+    except (MatReadError, OSError, ValueError, TypeError, IndexError, NotImplementedError) as exc:
+        raise NNRecipeError(f"path must be a MATLAB .mat file (v4 to v7.2); {path.name} could not be read "
+                            f"({exc})") from None
+    _need_keys([k for k in data if not k.startswith("__")], target, target_arg, path.name)
+    return data["X"], data[target]
+
+
+def _need_keys(keys, target, target_arg, where):
+    if "X" not in keys or target not in keys:
+        raise NNRecipeError(f"{where} must hold arrays 'X' and {target!r} ({target_arg}); "
+                            f"got {', '.join(keys) or 'none'}")
+
+
+def _from_arrays(X, y, target, drop_nan, where):
+    """Table from the arrays of an .npz or .mat file. X keeps its dtype; a column y (n, 1) is raveled."""
+    expect(X.ndim >= 2, f"X in {where}", "at least 2-D (n_samples, n_features)", f"shape {X.shape}")
+    expect(X.dtype.kind in "biuf", f"X in {where}", "numeric", f"dtype {X.dtype}")
+    if y.ndim == 2 and 1 in y.shape:
+        y = y.ravel()
+    expect(y.ndim in (1, 2), f"{target} in {where}", "1-D (n_samples,) or 2-D (n_samples, n_outputs)",
+           f"shape {y.shape}")
+    expect(len(y) == len(X), f"X and {target} in {where}", "the same length", f"{len(X)} and {len(y)} rows")
+    expect(len(X) > 0, "path", "data with at least one row", f"none in {where}")
+    features = _index_names("x", X.shape[1:])
+    flat = X.reshape(len(X), -1)
+    bad = ~np.isfinite(flat) if X.dtype.kind == "f" else np.zeros(flat.shape, bool)
+    keep = _complete_rows(bad, features, y, target, drop_nan, where, lambda r: f"row {r} of {where}",
+                          lambda r, c: flat[r, c])
+    if not keep.all():
+        X, y = X[keep], y[keep]
+    y, classes = _encode_target(y, target)
+    return Table(X, y, features, classes)
+
+
+# ---------------------------------------------------------------- image folders (Pillow)
+
+def _image_size(size):
+    if size is None:
+        return None
+    ok = (isinstance(size, tuple | list) and len(size) == 2
+          and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in size))
+    expect(ok, "image_size", "None or (height, width), two integers > 0", repr(size))
+    return int(size[0]), int(size[1])
+
+
+def _read_images(folder, size):
+    """Table of a folder with one subfolder of images per class: X (N, H, W) uint8 when every image
+    is grayscale, else (N, H, W, 3) RGB; classes are the sorted subfolder names."""
+    class_dirs = sorted((d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")),
+                        key=lambda d: d.name)
+    if not class_dirs:
+        raise NNRecipeError(f"path must be an image folder with one subfolder per class; {folder.name} "
+                            f"has no subfolders")
+    images, labels, first = [], [], None
+    for k, class_dir in enumerate(class_dirs):
+        files = sorted((f for f in class_dir.iterdir() if f.is_file() and not f.name.startswith(".")),
+                       key=lambda f: f.name)
+        if not files:
+            raise NNRecipeError(f"every class folder of {folder.name} must hold images; "
+                                f"{class_dir.name!r} holds none")
+        for file in files:
+            image = _load_image(file, size, f"{class_dir.name}/{file.name}")
+            if first is None:
+                first = (f"{class_dir.name}/{file.name}", image.shape[:2])
+            elif image.shape[:2] != first[1]:
+                raise NNRecipeError(
+                    f"every image of {folder.name} must have the same size (height, width) unless image_size "
+                    f"is given; {class_dir.name}/{file.name} is {image.shape[:2]}, {first[0]} is {first[1]}")
+            images.append(image)
+            labels.append(k)
+    if any(image.ndim == 3 for image in images):  # some colour: grey levels become equal R, G, B
+        images = [np.repeat(im[:, :, None], 3, axis=2) if im.ndim == 2 else im for im in images]
+    X = np.stack(images)
+    return Table(X, np.array(labels, np.int64), _index_names("pixel_", X.shape[1:]),
+                 [d.name for d in class_dirs])
+
+
+def _load_image(file, size, name):
+    """(H, W) uint8 for a grayscale image, (H, W, 3) for any other; resized to size=(H, W) if given."""
+    from PIL import Image, ImageMode
+    try:
+        with Image.open(file) as image:
+            image.load()
+            grey = ImageMode.getmode(image.mode).basemode == "L"
+            image = image.convert("L" if grey else "RGB")
+            if size is not None:
+                image = image.resize((size[1], size[0]), Image.Resampling.BICUBIC)
+            return np.asarray(image, dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError, KeyError, Image.DecompressionBombError) as exc:
+        raise NNRecipeError(f"every file of an image folder must be an image Pillow can read; {name} is "
+                            f"not ({exc})") from None
+
+
+# ---------------------------------------------------------------- writing
+
+def write_data(path, X, y, features=None, target="y"):
+    """Write X (n, d) and y (n,) to a .csv, .parquet/.pq, .npz or .mat file, atomically.
+
+    .csv/.parquet: one column per feature (named by `features`, default x0, x1, ...), then the
+    target column. .npz/.mat: arrays "X" (any shape (n, ...)) and `target`; features not stored.
+    The data goes to a temporary file in the same folder that replaces `path` only once complete,
+    so a failed write leaves neither a partial file nor a damaged old one.
+    """
     path = Path(path)
-    if not path.exists():
-        raise NNRecipeError(f"DATA must be a bundled dataset name or an existing file; got {str(path)!r}")
-    readers = {".csv": read_csv, ".npz": read_npz}
-    if path.suffix.lower() not in readers:
-        raise NNRecipeError(f"DATA must be a .csv or .npz file; got {path.suffix or 'no extension'}")
-    if path.suffix.lower() == ".csv" and target is None:
-        raise NNRecipeError("--target must name the label column of a CSV file")
-    return readers[path.suffix.lower()](path, target or "y")
+    suffix = path.suffix.lower()
+    expect(suffix in WRITABLE, "path", "a .csv, .parquet, .pq, .npz or .mat file", repr(path.name))
+    expect(path.parent.is_dir(), "path", "a file in an existing folder", repr(str(path)))
+    expect(isinstance(target, str) and target != "" and target != "X", "target",
+           "a name other than 'X'", repr(target))
+    X, y = np.asarray(X), np.asarray(y)
+    expect(X.ndim >= 2, "X", "an array of shape (n_samples, n_features)", f"shape {X.shape}")
+    expect(X.dtype.kind in "biuf", "X", "numeric", f"dtype {X.dtype}")
+    expect(y.ndim == 1 and len(y) == len(X), "y", f"1-D with one value per row of X ({len(X)})",
+           f"shape {y.shape}")
+    expect(y.dtype.kind in ("biufU" if suffix != ".mat" else "biuf"), "y",
+           "numbers or strings" if suffix != ".mat" else "numbers for a .mat file", f"dtype {y.dtype}")
+    if suffix in (".csv", ".parquet", ".pq"):
+        expect(X.ndim == 2, "X", "2-D (n_samples, n_features) for a table", f"shape {X.shape}")
+        features = _index_names("x", X.shape[1:]) if features is None else [str(f) for f in features]
+        expect(len(features) == X.shape[1], "features", f"{X.shape[1]} names, one per column of X",
+               f"{len(features)}")
+        expect(len(set(features + [target])) == len(features) + 1, "features and target", "distinct names",
+               f"{features} and {target!r}")
+    if suffix == ".mat":
+        expect(target.isidentifier() and not target.startswith("_"), "target",
+               "a MATLAB variable name (letters, digits, _; not starting with _)", repr(target))
+    writer = {".csv": _write_csv, ".parquet": _write_parquet, ".pq": _write_parquet,
+              ".npz": _write_npz, ".mat": _write_mat}[suffix]
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        with open(temporary, "xb") as f:
+            writer(f, X, y, features, target)
+        os.replace(temporary, path)
+    except BaseException as exc:
+        temporary.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise NNRecipeError(f"path must be a writable file; writing {str(path)!r} failed ({exc})") from None
+        raise
+
+
+def _arrow_table(X, y, features, target):
+    import pyarrow as pa
+    return pa.table({**{name: X[:, j] for j, name in enumerate(features)}, target: y})
+
+
+def _write_csv(f, X, y, features, target):
+    import pyarrow.csv as pacsv
+    pacsv.write_csv(_arrow_table(X, y, features, target), f)
+
+
+def _write_parquet(f, X, y, features, target):
+    import pyarrow.parquet as pq
+    pq.write_table(_arrow_table(X, y, features, target), f)
+
+
+def _write_npz(f, X, y, features, target):
+    np.savez(f, X=X, **{target: y})
+
+
+def _write_mat(f, X, y, features, target):
+    from scipy.io import savemat
+    savemat(f, {"X": X, target: y})
