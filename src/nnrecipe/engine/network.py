@@ -55,7 +55,10 @@ class Network:
     def build(self, input_dim):
         """Create every parameter for inputs of width input_dim; returns self."""
         self.input_dim = positive(input_dim, "input_dim", integer=True)
-        init_stream, dropout_stream = np.random.SeedSequence(self.seed).spawn(2)
+        seed = self.seed       # a SeedSequence is copied: spawning from it would change it
+        root = (np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key)
+                if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
+        init_stream, dropout_stream = root.spawn(2)
         init_rng = np.random.default_rng(init_stream)
         width = self.input_dim
         for layer, stream in zip(self.layers, dropout_stream.spawn(len(self.layers))):
