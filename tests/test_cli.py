@@ -44,7 +44,7 @@ def test_train_csv_multiclass(tmp_path, capsys):
     path.write_text("a,kind,b\n" + "\n".join(f"{a},{k},{b}" for (a, b), k in zip(X, labels)))
     assert main(["train", str(path), "--target", "kind", "--epochs", "200", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "120 train / 30 dev" in out and "3-class classification" in out
+    assert "90 train / 30 dev" in out and "test set (30) stays locked" in out and "3-class classification" in out
 
 
 def test_train_npz_regression(tmp_path, capsys):

@@ -5,10 +5,8 @@ import pytest
 
 from nnrecipe.data.io import Table
 from nnrecipe.datasets import (
-    BUNDLED,
     DATASETS,
     circles,
-    dataset,
     digits,
     football,
     load_dataset,
@@ -86,7 +84,7 @@ def test_digits_matches_sklearn():
 
 def test_football_table_has_the_course_split():
     X, y, Xt, yt = football()
-    table = dataset("football")
+    table = load_dataset("football")
     assert table.X.shape == (211, 2) and table.test[0].shape == (200, 2)
     np.testing.assert_array_equal(table.X, X)
     np.testing.assert_array_equal(table.y, y)
@@ -95,21 +93,15 @@ def test_football_table_has_the_course_split():
     assert table.classes == [0, 1] and table.features == ["x0", "x1"]
 
 
-def test_legacy_loader_still_returns_footballs_four_arrays():
-    assert list(DATASETS) == ["football"]
-    X, y, Xt, yt = load_dataset("football")
-    assert X.shape == (211, 2) and y.shape == (211,) and Xt.shape == (200, 2) and yt.shape == (200,)
-
-
 def test_dataset_passes_options_and_checks_names():
-    assert set(BUNDLED) == {"football", "circles", "moons", "spirals", "digits"}
-    assert dataset("spirals", n=30, classes=5).classes == [0, 1, 2, 3, 4]
+    assert set(DATASETS) == {"football", "circles", "moons", "spirals", "digits"}
+    assert load_dataset("spirals", n=30, classes=5).classes == [0, 1, 2, 3, 4]
     with pytest.raises(NNRecipeError, match="dataset must be one of football, circles, moons, spirals, digits; "
                                             "got 'mnist'"):
-        dataset("mnist")
+        load_dataset("mnist")
     with pytest.raises(NNRecipeError, match=r"options of dataset 'moons' must be among its arguments \(n, noise, "
                                             r"seed\); got factor"):
-        dataset("moons", factor=0.2)
+        load_dataset("moons", factor=0.2)
 
 
 @pytest.mark.parametrize("call, message", [

@@ -2,8 +2,13 @@
 
 __version__ = "0.1.0"
 
+from .data import augment
+from .data.io import Table, read_data, write_data
+from .data.match import Match, check_match
 from .data.normalize import Standardizer
 from .data.split import Sizes, Split, Subset, split, split_by_key, split_sizes
+from .data.stream import FileSplit, split_file
+from .datasets import load_dataset
 from .engine.layers import Activation, Dense, Dropout, Layer
 from .engine.network import Network, mlp
 from .engine.optim import GD, Adam, Momentum, Optimizer
@@ -21,8 +26,46 @@ from .training.fit import Run, fit
 from .training.history import History
 
 __all__ = [
-    "GD", "Activation", "Adam", "Callback", "Checkpoint", "Dense", "DivergenceWarning", "Dropout",
-    "EarlyStopping", "GradcheckReport", "History", "Layer", "LeakageWarning", "Momentum", "NNRecipeError",
-    "Network", "Optimizer", "Progress", "Run", "Sizes", "Split", "Standardizer", "Subset", "TestSetLocked",
-    "TestSetWarning", "__version__", "fit", "gradcheck", "load", "mlp", "split", "split_by_key", "split_sizes",
+    "GD",
+    "Activation",
+    "Adam",
+    "Callback",
+    "Checkpoint",
+    "Dense",
+    "DivergenceWarning",
+    "Dropout",
+    "EarlyStopping",
+    "FileSplit",
+    "GradcheckReport",
+    "History",
+    "Layer",
+    "LeakageWarning",
+    "Match",
+    "Momentum",
+    "NNRecipeError",
+    "Network",
+    "Optimizer",
+    "Progress",
+    "Run",
+    "Sizes",
+    "Split",
+    "Standardizer",
+    "Subset",
+    "Table",
+    "TestSetLocked",
+    "TestSetWarning",
+    "__version__",
+    "augment",
+    "check_match",
+    "fit",
+    "gradcheck",
+    "load",
+    "load_dataset",
+    "mlp",
+    "read_data",
+    "split",
+    "split_by_key",
+    "split_file",
+    "split_sizes",
+    "write_data",
 ]

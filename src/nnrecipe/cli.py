@@ -1,4 +1,4 @@
-"""The command line: `nnrecipe train DATA ...`."""
+"""The command line: `nnrecipe train | gradcheck | split | check-match ...`."""
 
 import argparse
 import sys
@@ -27,13 +27,33 @@ def _keep_probs(text):
     return values[0] if len(values) == 1 else values
 
 
+def _ratios(text):
+    if text == "auto":
+        return text
+    try:
+        parts = [float(v) if "." in v or "e" in v.lower() else int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, three shares such as 0.98,0.01,0.01 or three counts; "
+                                         f"got {text!r}") from None
+    return parts
+
+
+def _data_options(p, target_help="the label column (CSV/Parquet) or array (NPZ/.mat, default y)"):
+    p.add_argument("--target", help=target_help)
+    p.add_argument("--drop-nan", action="store_true", help="drop rows with a missing or non-finite value")
+    p.add_argument("--onehot", action="store_true", help="one-hot encode text feature columns")
+
+
+DATA_HELP = "a bundled dataset (football, circles, moons, spirals, digits) or a .csv/.parquet/.npz/.mat file"
+
+
 def parser():
     p = argparse.ArgumentParser(prog="nnrecipe", description="The practical recipe for improving neural networks.")
     p.add_argument("--version", action="version", version=f"nnrecipe {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a network on a dataset and report train and dev/test error")
-    t.add_argument("data", help="a bundled dataset (football) or a .csv / .npz file")
-    t.add_argument("--target", help="the label column (CSV) or array (NPZ, default y)")
+    t.add_argument("data", help=DATA_HELP + " or a folder of images, one subfolder per class")
+    _data_options(t)
     t.add_argument("--hidden", type=_ints, default=[20, 3], help="hidden layer sizes (default 20,3)")
     t.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     t.add_argument("--init", default="auto", help="initialization (default auto: He for ReLU, Xavier for tanh)")
@@ -49,19 +69,37 @@ def parser():
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     g = sub.add_parser("gradcheck", help="check a saved model's backpropagation against numerical gradients")
     g.add_argument("model", help="a model file written by `nnrecipe train --out` or net.save")
-    g.add_argument("data", help="a bundled dataset (football) or a .csv / .npz file")
-    g.add_argument("--target", help="the label column (CSV) or array (NPZ, default y)")
+    g.add_argument("data", help=DATA_HELP)
+    _data_options(g)
     g.add_argument("--examples", type=int, default=64, help="check on the first N training examples (default 64)")
     g.add_argument("--mode", choices=["full", "fast"], default="full")
     g.add_argument("--dropout", choices=["off", "frozen"], default="off")
     g.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("split", help="split a data file into train/dev/test Parquet files plus training statistics "
+                                     "(Parquet input is streamed in bounded memory)")
+    s.add_argument("data", help="a .parquet file (streamed), or a .csv/.npz/.mat file")
+    _data_options(s)
+    s.add_argument("--out", required=True, help="the output folder (must not exist, or be empty)")
+    s.add_argument("--ratios", type=_ratios, default="auto", help="auto (default), shares 0.98,0.01,0.01 or counts")
+    s.add_argument("--no-stratify", action="store_true", help="do not keep class shares equal across sets")
+    s.add_argument("--key", help="assign rows by a hash of this column: stable when rows are appended")
+    s.add_argument("--salt", default="", help="salt of the --key hash")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    m = sub.add_parser("check-match", help="do two data sets come from one distribution? (exit 1 if not)")
+    m.add_argument("a", help="the first set: " + DATA_HELP)
+    m.add_argument("b", help="the second set, same columns")
+    _data_options(m)
+    m.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate (Holm), default 0.05")
+    m.add_argument("--seed", type=int, default=0)
     return p
 
 
 def gradcheck(args):
     import nnrecipe as nr
     net = nr.load(args.model)
-    X, y, *_ = _load(args.data, args.target, args.seed)
+    X, y, *_ = _load(args.data, args)
     if args.examples < 1:
         raise NNRecipeError(f"--examples must be ≥ 1; got {args.examples}")
     report = nr.gradcheck(net, X[:args.examples], y[:args.examples], mode=args.mode, dropout=args.dropout,
@@ -70,25 +108,34 @@ def gradcheck(args):
     return 1 if report.verdict == "bug" else 0
 
 
-def _load(data, target, seed):
-    """(X_train, y_train, X_eval, y_eval, eval_name, classes) for a dataset name or file."""
+def _read(data, args):
+    """A Table from a bundled dataset name or a file."""
+    from .data.io import Table, read_table
     from .datasets import DATASETS, load_dataset
     if data in DATASETS:
-        X, y, Xt, yt = load_dataset(data)
-        return X, y, Xt, yt, "test", [0, 1]
-    from .data.io import read_table
-    X, y, _, classes = read_table(data, target)
-    order = np.random.default_rng(seed).permutation(len(X))
-    n_dev = max(1, len(X) // 5)
-    dev, train = order[:n_dev], order[n_dev:]
-    return X[train], y[train], X[dev], y[dev], "dev", classes
+        return load_dataset(data)
+    return Table(*read_table(data, args.target, categorical="onehot" if args.onehot else None,
+                             drop_nan=args.drop_nan))
+
+
+def _load(data, args):
+    """(X_train, y_train, X_eval, y_eval, eval_name, classes, split) for a dataset name or file: the
+    data's own test set when it has one (football), else nr.split's train and dev (test locked)."""
+    from .data.split import split
+    t = _read(data, args)
+    X = t.X.reshape(len(t.X), -1)
+    if t.test is not None:
+        return X, t.y, t.test[0].reshape(len(t.test[0]), -1), t.test[1], "test", t.classes, None
+    s = split(X, t.y, seed=args.seed)
+    return s.train.X, s.train.y, s.dev.X, s.dev.y, "dev", t.classes, s
 
 
 def train(args):
-    import nnrecipe as nr
     from rich.console import Console
+
+    import nnrecipe as nr
     console = Console(soft_wrap=True)
-    X, y, Xe, ye, eval_name, classes = _load(args.data, args.target, args.seed)
+    X, y, Xe, ye, eval_name, classes, s = _load(args.data, args)
     if classes is None:
         output, n_out, kind = "linear", 1, "regression"
     elif len(classes) <= 2:
@@ -97,9 +144,11 @@ def train(args):
         output, n_out, kind = "softmax", len(classes), f"{len(classes)}-class classification"
     net = nr.mlp([X.shape[1], *args.hidden, n_out], hidden=args.activation, output=output, init=args.init,
                  l2=args.l2, l1=args.l1, keep_prob=args.keep_prob, seed=args.seed)
-    net.normalizer = nr.Standardizer().fit(X)
+    net.normalizer = nr.Standardizer().fit(X, held_out=s)
     console.print(f"[bold]{args.data}[/]: {len(X)} train / {len(Xe)} {eval_name} examples, "
                   f"{X.shape[1]} features, {kind}")
+    if s is not None:
+        console.print(f"split: {s.sizes}; the test set ({len(s.test)}) stays locked")
     console.print(f"network {[X.shape[1], *args.hidden, n_out]}, {net.n_params} parameters, "
                   f"{args.optimizer} lr {args.lr}, {args.epochs} epochs")
     hist = nr.fit(net, X, y, dev=(Xe, ye), epochs=args.epochs, batch_size=args.batch_size,
@@ -119,10 +168,50 @@ def train(args):
     return 0
 
 
+def split(args):
+    """Stream a Parquet file into train/dev/test; other files are converted to Parquet first."""
+    import tempfile
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from .data.io import write_data
+    from .data.stream import split_file
+    console = Console(soft_wrap=True, stderr=True)
+    source, target = args.data, args.target
+    with tempfile.TemporaryDirectory() as tmp, Progress(console=console, disable=args.quiet, transient=True) as bar:
+        if not str(source).lower().endswith((".parquet", ".pq")):
+            t = _read(source, args)
+            if t.X.ndim != 2:
+                raise NNRecipeError(f"DATA must be tabular to split into files; got images of shape {t.X.shape}")
+            target = target or "y"
+            source = f"{tmp}/data.parquet"
+            write_data(source, t.X, t.y if t.classes is None else np.asarray(t.classes)[t.y], t.features, target)
+        elif target is None:
+            raise NNRecipeError("--target must name the label column of the Parquet file")
+        task = bar.add_task("splitting", total=None)
+        result = split_file(source, args.out, target, ratios=args.ratios, stratify=not args.no_stratify,
+                            key=args.key, salt=args.salt, seed=args.seed, drop_nan=args.drop_nan,
+                            overwrite=args.overwrite, progress=lambda done, total: bar.update(task, completed=done,
+                                                                                               total=total))
+    print(f"{result.mode} split: " + " · ".join(f"{k} {v:,}" for k, v in result.n.items()) + f" ({result.reason})")
+    print(f"written to {result.out}: " + ", ".join(p.name for p in result.paths.values()))
+    return 0
+
+
+def check_match(args):
+    from .data.match import check_match as check
+    a, b = _read(args.a, args), _read(args.b, args)
+    m = check((a.X.reshape(len(a.X), -1), a.y), (b.X.reshape(len(b.X), -1), b.y), alpha=args.alpha,
+              feature_names=a.features, seed=args.seed)
+    print(m)
+    return 0 if m.same else 1
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
-        return {"train": train, "gradcheck": gradcheck}[args.command](args)
+        return {"train": train, "gradcheck": gradcheck, "split": split, "check-match": check_match}[args.command](args)
     except NNRecipeError as exc:
         print(f"nnrecipe: error: {exc}", file=sys.stderr)
         return 2

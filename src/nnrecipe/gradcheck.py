@@ -90,7 +90,7 @@ class GradcheckReport:
                  f"{self.verdict}; {self.checked} compared, {self.kinks} left out at kinks",
                  f"{'param':<10}{'shape':<14}{'checked':>9}{'kinks':>7}{'difference':>13}  verdict"]
         for c in self.by_param.values():
-            lines.append(f"{c.name:<10}{str(c.shape):<14}{c.checked:>9}{c.kinks:>7}{c.difference:>13.3e}  {c.verdict}")
+            lines.append(f"{c.name:<10}{c.shape!s:<14}{c.checked:>9}{c.kinks:>7}{c.difference:>13.3e}  {c.verdict}")
         if self.worst:
             lines.append("worst coordinates:")
             lines += [f"  {w['param']}{list(w['index']) if isinstance(w['index'], tuple) else ' ' + str(w['index'])}"

@@ -93,17 +93,17 @@ def digits(images=False):
     return Table(X, data.target.astype(np.int64), features, [int(c) for c in data.target_names])
 
 
-BUNDLED = {"football": football_table, "circles": circles, "moons": moons, "spirals": spirals, "digits": digits}
+DATASETS = {"football": football_table, "circles": circles, "moons": moons, "spirals": spirals, "digits": digits}
 
 
-def dataset(name, **options):
+def load_dataset(name, **options):
     """The bundled dataset `name` as a Table; `options` go to its function (e.g. seed=1 for circles).
 
     "football" has no options and comes with its test set: Table(X_train, y_train, ..., test=(X_test, y_test)).
     """
-    if name not in BUNDLED:
-        raise NNRecipeError(f"dataset must be one of {', '.join(BUNDLED)}; got {name!r}")
-    loader = BUNDLED[name]
+    if name not in DATASETS:
+        raise NNRecipeError(f"dataset must be one of {', '.join(DATASETS)}; got {name!r}")
+    loader = DATASETS[name]
     try:
         inspect.signature(loader).bind(**options)
     except TypeError:
@@ -111,16 +111,6 @@ def dataset(name, **options):
         raise NNRecipeError(f"the options of dataset {name!r} must be among its arguments ({takes}); got "
                             f"{', '.join(options)}") from None
     return loader(**options)
-
-
-DATASETS = {"football": football}
-
-
-def load_dataset(name):
-    """The command line's loader: football()'s 4-tuple. New code: dataset(name), which returns a Table."""
-    if name not in DATASETS:
-        raise NNRecipeError(f"dataset must be one of {', '.join(DATASETS)}; got {name!r}")
-    return DATASETS[name]()
 
 
 def _table(X, y, n_classes):

@@ -10,7 +10,7 @@ parameter vector, so update them in place (`W[...] = ...`), never rebind them.
 
 import numpy as np
 
-from .._checks import positive, probability, one_of
+from .._checks import one_of, positive, probability
 from . import init as _init
 from .activations import ACTIVATIONS
 
@@ -41,7 +41,7 @@ class Layer:
 
     def config(self):
         """JSON-able settings that rebuild this layer (None: the layer cannot be saved)."""
-        return None
+        return
 
     def __repr__(self):
         settings = self.config() or {}

@@ -100,7 +100,13 @@ class Progress(Callback):
     def on_train_begin(self, run):
         if not sys.stderr.isatty():
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as Bar
         self._bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeRemainingColumn(), transient=False)
         self._task = self._bar.add_task("training", total=run.epochs, completed=run.epoch + 1)
