@@ -69,3 +69,13 @@ def resolve_dtype(dtype):
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise NNRecipeError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
     return dt
+
+
+def as_rng(seed, name="seed"):
+    """A numpy Generator from an int ≥ 0, a SeedSequence, a Generator (used as is) or None (fresh entropy)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    ok = seed is None or isinstance(seed, np.random.SeedSequence) or (
+        isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0)
+    expect(ok, name, "an int ≥ 0, a numpy SeedSequence or Generator, or None", repr(seed))
+    return np.random.default_rng(seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))

@@ -5,11 +5,13 @@ import itertools
 import math
 import numbers
 import warnings
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 
+from .._checks import as_rng
 from ..errors import NNRecipeError, TestSetLocked, TestSetWarning, expect
 
 SETS = ("train", "dev", "test")
@@ -111,7 +113,8 @@ def split_sizes(n, ratios="auto", margin=None, expected_error=0.1):
     elif isinstance(ratios, str):
         expect(ratios == "auto", "ratios", '"auto", three shares or three counts', repr(ratios))
         share, reason = auto_share(n)
-        counts = _largest_remainder(n, (1 - 2 * share, share, share))
+        held = max(1, round(n * share))
+        counts = (n - 2 * held, held, held)
     else:
         counts = _explicit_counts(n, ratios)
         reason = "explicit ratios" if any(isinstance(r, float) for r in ratios) else "explicit counts"
@@ -138,23 +141,52 @@ def _explicit_counts(n, ratios):
 
 def allocate(class_counts, sizes):
     """Per class, how many of its examples go to each set: (n_classes, n_sets) integers whose rows
-    sum to class_counts and columns to sizes, each within one example of the exact proportion.
+    sum to class_counts and columns to sizes, each the floor or the ceiling of the exact proportion
+    n_c·size_s/n (so exactly it when that is an integer).
     """
     counts = np.asarray(class_counts, dtype=np.int64)
     sizes = np.asarray(sizes, dtype=np.int64)
-    ideal = counts[:, None] * sizes[None, :] / counts.sum()
-    alloc = np.floor(ideal).astype(np.int64)
+    product = counts[:, None] * sizes[None, :]                       # exact integers: n_c·size_s
+    alloc, remainder = np.divmod(product, counts.sum())
+    allowed = remainder > 0                                          # cells that may round up
     row_left, col_left = counts - alloc.sum(1), sizes - alloc.sum(0)
-    frac = ideal - alloc
-    # The leftover units form a 0/1 matrix with these row and column sums (the fractional parts are
-    # a solution in [0, 1], so an integral one exists). Ryser's greedy builds it: each class, largest
-    # row first, takes its units from the sets still owed most (ties: largest fractional part).
+    # The leftover units form a 0/1 matrix on the allowed cells with these row and column sums; the
+    # fractional parts are such a matrix with entries in [0, 1], so by flow integrality a 0/1 one
+    # exists. Greedy first (each class takes the sets owed most), then augmenting paths for the rest.
+    extra = np.zeros_like(alloc)
     for c in np.argsort(-row_left, kind="stable"):
-        take = np.lexsort((-frac[c], -col_left))[: row_left[c]]
-        alloc[c, take] += 1
-        col_left[take] -= 1
-    assert (col_left == 0).all() and (alloc.sum(1) == counts).all()
-    return alloc
+        open_ = np.flatnonzero(allowed[c] & (col_left > 0))
+        take = open_[np.lexsort((-remainder[c, open_], -col_left[open_]))][: row_left[c]]
+        extra[c, take], col_left[take], row_left[c] = 1, col_left[take] - 1, row_left[c] - len(take)
+    for c in np.flatnonzero(row_left):
+        for _ in range(row_left[c]):
+            _augment(c, extra, allowed, col_left)
+    return alloc + extra
+
+
+def _augment(c, extra, allowed, col_left):
+    """Place one more unit of class c by a breadth-first search over sets for an augmenting path:
+    c enters s₀, a class with a unit in s₀ moves it to s₁, …, until a set with room is reached."""
+    came_from = {int(s): None for s in np.flatnonzero(allowed[c] & (extra[c] == 0))}
+    frontier = deque(came_from)
+    while frontier:
+        s = frontier.popleft()
+        if col_left[s] > 0:
+            col_left[s] -= 1
+            while came_from[s] is not None:            # walk back: each mover steps into the freed slot
+                mover, previous = came_from[s]
+                extra[mover, s], extra[mover, previous] = 1, 0
+                s = previous
+            extra[c, s] = 1
+            return
+        movers = np.flatnonzero(extra[:, s] == 1)
+        for t in range(extra.shape[1]):
+            if t not in came_from:
+                ok = movers[allowed[movers, t] & (extra[movers, t] == 0)]
+                if len(ok):
+                    came_from[t] = (int(ok[0]), s)
+                    frontier.append(t)
+    raise AssertionError("allocate: no integral allocation exists (impossible for valid input)")
 
 
 class Subset:
@@ -248,7 +280,7 @@ def split(X, y=None, ratios="auto", stratify=True, groups=None, seed=0, margin=N
     ratios, margin, expected_error : as in `split_sizes`.
     stratify : keep each class's share the same in every set (within one example); ignored for a
         continuous target, which cannot be stratified by class.
-    seed : an int or a SeedSequence; the split uses its own stream.
+    seed : an int, a SeedSequence or a Generator; the split uses its own stream.
     """
     X = np.asarray(X)
     expect(X.ndim >= 1 and len(X) >= 3, "X", "an array with at least 3 rows", f"shape {X.shape}")
@@ -258,14 +290,14 @@ def split(X, y=None, ratios="auto", stratify=True, groups=None, seed=0, margin=N
         expect(y.ndim in (1, 2) and len(y) == n, "y", f"{n} rows like X", f"shape {y.shape}")
     expect(isinstance(stratify, bool), "stratify", "True or False", repr(stratify))
     sizes = split_sizes(n, ratios, margin, expected_error)
-    rng = np.random.default_rng(seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
+    rng = as_rng(seed)
 
     stratified = stratify and y is not None and y.ndim == 1 and not _is_continuous(y)
     if stratified:
         labels, n_classes = _codes(y, "y")
         class_counts = np.bincount(labels, minlength=n_classes)
         if class_counts.min() < len(SETS):
-            c = np.unique(y)[class_counts.argmin()]
+            c = np.unique(y)[class_counts.argmin()].tolist()
             raise NNRecipeError(f"y: every class needs at least {len(SETS)} examples (one per set) to stratify; "
                                 f"class {c!r} has {class_counts.min()}. Merge rare classes or pass stratify=False")
     else:
