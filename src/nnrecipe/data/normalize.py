@@ -21,10 +21,13 @@ class Standardizer:
         arrays or a list of them); rows of X found there are reported as leakage."""
         for name in ("mean_", "var_", "n_samples_seen_", "leakage_"):
             self.__dict__.pop(name, None)
-        return self.partial_fit(X, held_out)
+        return self._update(X, held_out, stacklevel=4)
 
     def partial_fit(self, X, held_out=None):
         """Update μ and σ² with one more chunk of rows (for data that does not fit in memory)."""
+        return self._update(X, held_out, stacklevel=4)
+
+    def _update(self, X, held_out, stacklevel):
         X = as_matrix(X, "X")
         n_b = len(X)
         mean_b = X.mean(axis=0, dtype=np.float64)
@@ -42,10 +45,10 @@ class Standardizer:
             self.mean_, self.var_, self.n_samples_seen_ = self.mean_ + delta * (n_b / n), m2 / n, n
         self._set_scale()
         if held_out is not None:
-            self._report_leakage(X, held_out)
+            self._report_leakage(X, held_out, stacklevel)
         return self
 
-    def _report_leakage(self, X, held_out):
+    def _report_leakage(self, X, held_out, stacklevel):
         for name, rows in _held_out_sets(held_out):
             found = int(np.count_nonzero(rows_in(X, rows)))
             if found:
@@ -54,10 +57,12 @@ class Standardizer:
             where = ", ".join(f"{k} rows in {name}" for name, k in self.leakage_.items())
             warnings.warn(f"Standardizer was fitted on rows that sit in held-out sets ({where}): their "
                           "statistics leak into training and make dev/test errors optimistic. Fit on the "
-                          "training rows only (split.train.X).", LeakageWarning, stacklevel=3)
+                          "training rows only (split.train.X).", LeakageWarning, stacklevel=stacklevel)
 
     def _set_scale(self):
-        scale = np.sqrt(self.var_)
+        # A constant column's computed σ² is round-off, of order (n·ε·μ)² at most: count it as 0.
+        constant = self.var_ <= (self.n_samples_seen_ * np.finfo(np.float64).eps * self.mean_) ** 2
+        scale = np.where(constant, 0.0, np.sqrt(self.var_))
         self.scale_ = np.where(scale > 0, scale, 1.0)
 
     def _require_fitted(self, X):
@@ -97,7 +102,7 @@ class Standardizer:
             raise NNRecipeError(f"normalizer statistics must be finite arrays of shape ({n_features},) "
                                 f"with var ≥ 0; got shapes {mean.shape} and {var.shape}")
         self = cls()
-        self.mean_, self.var_, self.n_samples_seen_ = mean, var, n_seen
+        self.mean_, self.var_, self.n_samples_seen_, self.leakage_ = mean, var, n_seen, {}
         self._set_scale()
         return self
 

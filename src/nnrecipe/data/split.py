@@ -292,12 +292,13 @@ def split(X, y=None, ratios="auto", stratify=True, groups=None, seed=0, margin=N
     sizes = split_sizes(n, ratios, margin, expected_error)
     rng = as_rng(seed)
 
-    stratified = stratify and y is not None and y.ndim == 1 and not _is_continuous(y)
+    column = None if y is None or y.ndim == 2 and y.shape[1] > 1 else y.reshape(-1)   # (n, 1) labels count
+    stratified = stratify and column is not None and not _is_continuous(column)
     if stratified:
-        labels, n_classes = _codes(y, "y")
+        labels, n_classes = _codes(column, "y")
         class_counts = np.bincount(labels, minlength=n_classes)
         if class_counts.min() < len(SETS):
-            c = np.unique(y)[class_counts.argmin()].tolist()
+            c = np.unique(column)[class_counts.argmin()].tolist()
             raise NNRecipeError(f"y: every class needs at least {len(SETS)} examples (one per set) to stratify; "
                                 f"class {c!r} has {class_counts.min()}. Merge rare classes or pass stratify=False")
     else:
