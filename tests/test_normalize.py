@@ -83,6 +83,7 @@ def test_float32_constant_column_with_any_value_is_only_centred(value):
     np.testing.assert_array_equal(nr.Standardizer().fit(X).transform(X), 0.0)
 
 
+@pytest.mark.parametrize("value", [0.1, 3.7, 1e6 + 0.3])
 def test_float64_constant_column_with_round_off_is_only_centred(value):
     X = np.full((1_000, 1), value)
     sc, sk = nr.Standardizer().fit(X), StandardScaler().fit(X)
