@@ -12,7 +12,7 @@ def as_matrix(X, name="X", dtype=None):
     the caller could see us write to: callers only read it."""
     try:
         arr = np.asarray(X)
-    except Exception as exc:  # ragged lists and the like
+    except (TypeError, ValueError) as exc:  # ragged lists and the like
         raise NNRecipeError(f"{name} must be array-like of numbers; got {type(X).__name__} ({exc})") from None
     expect(arr.ndim == 2, name, "2-D of shape (n_samples, n_features)", f"{arr.ndim}-D shape {arr.shape}")
     expect(arr.shape[0] > 0, name, "non-empty", f"shape {arr.shape}")
@@ -25,11 +25,17 @@ def as_matrix(X, name="X", dtype=None):
     return arr
 
 
+def as_rows(X, name="X"):
+    """as_matrix, with images (n, H, W[, C]) flattened to rows (n, H·W·C) first."""
+    arr = np.asarray(X) if not isinstance(X, np.ndarray) else X
+    return as_matrix(arr.reshape(len(arr), -1) if arr.ndim > 2 else X, name)
+
+
 def as_targets(y, n, name="y"):
     """y as a finite 1-D (or 2-D for several outputs) array with n rows."""
     try:
         arr = np.asarray(y)
-    except Exception as exc:
+    except (TypeError, ValueError) as exc:
         raise NNRecipeError(f"{name} must be array-like of numbers; got {type(y).__name__} ({exc})") from None
     expect(arr.ndim in (1, 2), name, "1-D (n_samples,) or 2-D (n_samples, n_outputs)", f"shape {arr.shape}")
     expect(arr.shape[0] == n, f"{name} and X", "the same length", f"{arr.shape[0]} and {n} rows")

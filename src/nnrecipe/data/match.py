@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from .._checks import as_matrix, as_targets
+from .._checks import as_rows, as_targets
 from ..engine.network import mlp
 from ..errors import expect
 from ..training.fit import fit
@@ -54,16 +54,16 @@ def holm(p_values):
 
 
 def _arrays(obj, name):
-    """(X (n, d) float, y or None) from a Subset, an object with .X/.y, a pair (X, y) or a bare X."""
+    """(X (n, d) float, images flattened; y or None) from a Subset, an object with .X/.y, a pair (X, y) or a bare X."""
     if hasattr(obj, "_unlocked_arrays"):        # a locked test set hands its data over unopened
         X, y = obj._unlocked_arrays()
     elif hasattr(obj, "X") and hasattr(obj, "y"):
         X, y = obj.X, obj.y
-    elif isinstance(obj, (tuple, list)) and len(obj) == 2 and np.ndim(obj[0]) == 2:
+    elif isinstance(obj, (tuple, list)) and len(obj) == 2 and np.ndim(obj[0]) >= 2:
         X, y = obj
     else:
         X, y = obj, None
-    X = as_matrix(X, f"{name} (X)")
+    X = as_rows(X, f"{name} (X)")
     expect(len(X) >= MIN_ROWS, f"{name}", f"at least {MIN_ROWS} rows", f"{len(X)}")
     if y is not None:
         y = as_targets(y, len(X), f"{name} (y)")

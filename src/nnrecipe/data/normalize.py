@@ -4,13 +4,14 @@ import warnings
 
 import numpy as np
 
-from .._checks import as_matrix
+from .._checks import as_rows
 from ..errors import LeakageWarning, NNRecipeError
 
 
 class Standardizer:
     """x ← (x − μ) / σ with μ and σ² from the data given to fit (the training set).
 
+    X is (n_samples, n_features); images (n, H, W[, C]) are taken as rows of H·W·C features.
     A feature with σ = 0 is only centred (its scale is taken as 1). Attributes after fit:
     mean_ (n_features,), var_ (n_features,), scale_ (n_features,), n_samples_seen_, and
     leakage_ (dict set name → rows of the fitted data found in that held-out set).
@@ -28,7 +29,7 @@ class Standardizer:
         return self._update(X, held_out, stacklevel=4)
 
     def _update(self, X, held_out, stacklevel):
-        X = as_matrix(X, "X")
+        X = as_rows(X, "X")
         n_b = len(X)
         mean_b = X.mean(axis=0, dtype=np.float64)
         m2_b = np.square(X - mean_b, dtype=np.float64).sum(axis=0)
@@ -68,7 +69,7 @@ class Standardizer:
     def _require_fitted(self, X):
         if not hasattr(self, "mean_"):
             raise NNRecipeError("the Standardizer is not fitted: call fit(X_train) first")
-        X = as_matrix(X, "X")
+        X = as_rows(X, "X")
         if X.shape[1] != self.mean_.size:
             raise NNRecipeError(f"X must have {self.mean_.size} columns (as in fit); got {X.shape[1]}")
         return X
@@ -118,7 +119,7 @@ def _held_out_sets(held_out):
         if hasattr(item, "_unlocked_arrays"):
             yield item.name, item._unlocked_arrays()[0]
         else:
-            yield f"held_out[{i}]", as_matrix(item, f"held_out[{i}]")
+            yield f"held_out[{i}]", as_rows(item, f"held_out[{i}]")
 
 
 def _row_hash(X):
