@@ -148,7 +148,7 @@ def test_str_is_a_table():
     (np.zeros((5, 3)), np.zeros((20, 3)), {}, "at least 10 rows; got 5"),
     (np.zeros((20, 3)), np.full((20, 3), np.nan), {}, "finite"),
     (np.full((20, 3), np.inf), np.zeros((20, 3)), {}, "a (X) must be finite"),
-    (np.zeros((20, 3, 1)), np.zeros((20, 3)), {}, "2-D"),
+    (np.zeros(20), np.zeros((20, 3)), {}, "2-D"),
     (np.array([["x"] * 3] * 20), np.zeros((20, 3)), {}, "numeric"),
     ((np.zeros((20, 3)), np.zeros(19)), np.zeros((20, 3)), {}, "the same length"),
     ((np.zeros((20, 3)), np.zeros((20, 2))), np.zeros((20, 3)), {}, "one target column"),
