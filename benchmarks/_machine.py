@@ -21,3 +21,15 @@ def others_load(start, end, wall):
     if start is None or end is None:
         return None
     return max(0.0, (end[0] - start[0]) - (end[1] - start[1])) / wall
+
+
+def print_load(quiet, others):
+    """Say how busy other processes kept the machine before and during the runs; warn if busy."""
+    if others is None:
+        return
+    print(f"other processes kept {quiet:.2f} of {os.cpu_count()} cores busy just before the runs "
+          f"and {others:.2f} on average during them")
+    if max(quiet, others) > 0.2:
+        print("WARNING: the machine was not quiet: the numbers below are pessimistic and noisy; "
+              "rerun when it is idle.")
+    print()

@@ -32,7 +32,7 @@ from sklearn.neural_network import MLPClassifier  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 import nnrecipe as nr
-from _machine import cpu_seconds, others_load  # noqa: E402
+from _machine import cpu_seconds, others_load, print_load  # noqa: E402
 
 N_EXAMPLES, N_FEATURES, N_CLASSES = 20_000, 784, 10
 LAYERS = [N_FEATURES, 256, 128, N_CLASSES]
@@ -214,13 +214,7 @@ def main(argv=None):
         print(f"WARNING: the matmul timings before and after the training runs differ by {drift:.0%} "
               f"(peak {peaks[0]:.0f} then {peaks[1]:.0f} GFLOP/s; batch-{BATCH} matmuls {floors[0]:.3f} then "
               f"{floors[1]:.3f} s/epoch): the machine's speed changed during the run (a shared host?); rerun.")
-    if others is not None:
-        print(f"other processes kept {quiet:.2f} of {os.cpu_count()} cores busy just before the run "
-              f"and {others:.2f} on average during it")
-        if max(quiet, others) > 0.2:
-            print("WARNING: the machine was not quiet: every number below is pessimistic and noisy; "
-                  "rerun when it is idle.")
-        print()
+    print_load(quiet, others)
     print(f"float32 matmul peak (NumPy 2048x2048, {N_THREADS} threads): {peak:.1f} GFLOP/s")
     print(f"matmul FLOPs per epoch: {epoch_flops() / 1e9:.2f} GFLOP "
           f"({math.ceil(N_EXAMPLES / BATCH)} steps of {step_flops(BATCH) / 1e6:.1f} MFLOP)")

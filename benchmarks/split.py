@@ -37,7 +37,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from _machine import cpu_seconds, others_load
+from _machine import cpu_seconds, others_load, print_load
 
 N_FEATURES, RATIOS = 20, (0.98, 0.01, 0.01)
 TARGET_SPEED, TARGET_MEMORY = 3.0, 0.25
@@ -164,13 +164,7 @@ def main(argv=None):
           f"numpy {np.__version__}, pyarrow {pa.__version__}, scikit-learn {sklearn.__version__})")
     print(f"{args.rows:,} rows x {N_FEATURES} float32 + int64 label, {path.stat().st_size / mb:,.0f} MiB "
           f"Parquet (snappy); 98/1/1 stratified; best of {args.repeats}, each run in a fresh process\n")
-    if others is not None:
-        print(f"other processes kept {quiet:.2f} of {os.cpu_count()} cores busy just before the runs "
-              f"and {others:.2f} on average during them")
-        if max(quiet, others) > 0.2:
-            print("WARNING: the machine was not quiet: the times below are pessimistic and noisy; "
-                  "rerun when it is idle.")
-        print()
+    print_load(quiet, others)
     print("| contender | seconds | rows/s | peak RSS (MiB) | writes |")
     print("|---|---:|---:|---:|---|")
     print(f"| nnrecipe split_file | {best['nnrecipe']:.2f} | {rate['nnrecipe']:,.0f} | {peak['nnrecipe'] / mb:,.0f} "
