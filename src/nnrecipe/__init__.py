@@ -9,6 +9,7 @@ from .data.normalize import Standardizer
 from .data.split import Sizes, Split, Subset, split, split_by_key, split_sizes
 from .data.stream import FileSplit, split_file
 from .datasets import load_dataset
+from .doctor.diagnose import Diagnosis, diagnose
 from .engine.layers import Activation, Dense, Dropout, Layer
 from .engine.network import Network, mlp
 from .engine.optim import GD, Adam, Momentum, Optimizer
@@ -32,6 +33,7 @@ __all__ = [
     "Callback",
     "Checkpoint",
     "Dense",
+    "Diagnosis",
     "DivergenceWarning",
     "Dropout",
     "EarlyStopping",
@@ -57,6 +59,7 @@ __all__ = [
     "__version__",
     "augment",
     "check_match",
+    "diagnose",
     "fit",
     "gradcheck",
     "load",

@@ -1,0 +1,95 @@
+"""Bias or variance: where the error comes from, against a baseline, and what the recipe does next."""
+
+import numbers
+from dataclasses import dataclass, field
+
+from ..errors import NNRecipeError, expect
+
+DEFAULT_TOLERANCE = 0.02      # two percentage points: a gap this small is not worth a knob
+
+BIAS_STEPS = ("bigger network: more hidden units or layers",
+              "train longer",
+              "a better optimizer (Adam) or a tuned learning rate",
+              "another architecture")
+VARIANCE_STEPS = ("more data",
+                  "regularization: L2 (λ on a log grid), then dropout",
+                  "data augmentation",
+                  "another architecture")
+
+DONE = "none: the error is within tolerance of the baseline; evaluate the test set once"
+
+CASES = {(False, False): "good fit", (True, False): "high bias",
+         (False, True): "high variance", (True, True): "high bias and high variance"}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """avoidable_bias = train − baseline; variance = dev − train; `case` names which exceed the
+    tolerance; `next_steps` is the recipe's ordered list (bias first, then variance)."""
+    train_error: float
+    dev_error: float
+    baseline_error: float
+    tolerance: float
+    avoidable_bias: float
+    variance: float
+    case: str
+    next_steps: tuple = field(default=())
+    epoch: int | None = None
+
+    @property
+    def high_bias(self):
+        return self.avoidable_bias > self.tolerance
+
+    @property
+    def high_variance(self):
+        return self.variance > self.tolerance
+
+    def __str__(self):
+        steps = "; ".join(self.next_steps)
+        return (f"{self.case}: train {self.train_error:.2%}, dev {self.dev_error:.2%}, baseline "
+                f"{self.baseline_error:.2%} → avoidable bias {self.avoidable_bias:+.2%}, variance "
+                f"{self.variance:+.2%} (tolerance {self.tolerance:.2%}). Next: {steps}")
+
+    def to_dict(self):
+        return {k: getattr(self, k) for k in ("train_error", "dev_error", "baseline_error", "tolerance",
+                                              "avoidable_bias", "variance", "case", "epoch")} | {
+            "next_steps": list(self.next_steps)}
+
+
+def _rate(value, name):
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 <= value <= 1
+    expect(ok, name, "an error rate in [0, 1]", repr(value))
+    return float(value)
+
+
+def diagnose(train_error, dev_error=None, baseline_error=0.0, tolerance=None):
+    """Diagnose from error rates, or from a History (its epoch of lowest dev error).
+
+    train_error, dev_error : rates in [0, 1]; or pass a History as train_error and omit dev_error.
+    baseline_error : the best error reachable (human-level, Bayes estimate) in [0, 1).
+    tolerance : the gap counted as high (default 0.02, two points); the dev set's 95% interval
+        (`split.sizes.dev_interval`) is a principled choice.
+    """
+    epoch = None
+    if hasattr(train_error, "dev_error") and hasattr(train_error, "train_error"):
+        hist = train_error
+        if dev_error is not None:
+            raise NNRecipeError("dev_error must be omitted when a History is given; it holds the dev errors")
+        if not hist.dev_error:
+            raise NNRecipeError("the History must hold dev errors: fit with dev=(X_dev, y_dev)")
+        epoch = min(range(len(hist.dev_error)), key=hist.dev_error.__getitem__)
+        train_error, dev_error = hist.train_error[epoch], hist.dev_error[epoch]
+    if dev_error is None:
+        raise NNRecipeError("dev_error must be given: an error rate in [0, 1]")
+    train_error, dev_error = _rate(train_error, "train_error"), _rate(dev_error, "dev_error")
+    ok = isinstance(baseline_error, numbers.Real) and not isinstance(baseline_error, bool) and 0 <= baseline_error < 1
+    expect(ok, "baseline_error", "in [0, 1)", repr(baseline_error))
+    tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
+    ok = isinstance(tolerance, numbers.Real) and not isinstance(tolerance, bool) and 0 <= tolerance < 1
+    expect(ok, "tolerance", "in [0, 1)", repr(tolerance))
+    bias, variance = train_error - baseline_error, dev_error - train_error
+    high = (bias > tolerance, variance > tolerance)
+    steps = (BIAS_STEPS if high[0] else ()) + (VARIANCE_STEPS if high[1] else ())
+    steps = steps or (DONE,)
+    return Diagnosis(train_error, dev_error, float(baseline_error), float(tolerance), bias, variance,
+                     CASES[high], steps, epoch)
