@@ -292,17 +292,7 @@ def split(X, y=None, ratios="auto", stratify=True, groups=None, seed=0, margin=N
     sizes = split_sizes(n, ratios, margin, expected_error)
     rng = as_rng(seed)
 
-    column = None if y is None or y.ndim == 2 and y.shape[1] > 1 else y.reshape(-1)   # (n, 1) labels count
-    stratified = stratify and column is not None and not _is_continuous(column)
-    if stratified:
-        labels, n_classes = _codes(column, "y")
-        class_counts = np.bincount(labels, minlength=n_classes)
-        if class_counts.min() < len(SETS):
-            c = np.unique(column)[class_counts.argmin()].tolist()
-            raise NNRecipeError(f"y: every class needs at least {len(SETS)} examples (one per set) to stratify; "
-                                f"class {c!r} has {class_counts.min()}. Merge rare classes or pass stratify=False")
-    else:
-        labels, class_counts = np.zeros(n, dtype=np.int64), np.array([n])
+    labels, class_counts, stratified = _strata(y, n, stratify, len(SETS))
     target = allocate(class_counts, sizes.counts)
 
     if groups is None:
@@ -315,6 +305,41 @@ def split(X, y=None, ratios="auto", stratify=True, groups=None, seed=0, margin=N
         sizes = Sizes(*map(int, counts), reason=sizes.reason + "; group-aware, so sizes are approximate",
                       expected_error=sizes.expected_error)
     return Split(X, y, assignment, sizes, stratified)
+
+
+def _strata(y, n, stratify, n_sets):
+    """(class codes (n,), class counts, stratified?): one pseudo-class when not stratifying."""
+    column = None if y is None or y.ndim == 2 and y.shape[1] > 1 else y.reshape(-1)   # (n, 1) labels count
+    if not (stratify and column is not None and not _is_continuous(column)):
+        return np.zeros(n, dtype=np.int64), np.array([n]), False
+    labels, n_classes = _codes(column, "y")
+    class_counts = np.bincount(labels, minlength=n_classes)
+    if class_counts.min() < n_sets:
+        c = np.unique(column)[class_counts.argmin()].tolist()
+        raise NNRecipeError(f"y: every class needs at least {n_sets} examples (one per set) to stratify; "
+                            f"class {c!r} has {class_counts.min()}. Merge rare classes or pass stratify=False")
+    return labels, class_counts, True
+
+
+def split_dev(X, y, test, stratify=True, seed=0):
+    """For data that comes with its own test set: (X, y) is cut into train and dev, and
+    test = (X_test, y_test) becomes the locked test set. Dev gets the share of train + dev that
+    `ratios="auto"` would give it for the whole data (a quarter up to 10⁵ examples)."""
+    X, X_test = np.asarray(X), np.asarray(test[0])
+    y, y_test = np.asarray(y), np.asarray(test[1])
+    expect(len(X) >= 2 and len(y) == len(X), "X, y", "at least 2 rows of equal length", f"{len(X)} and {len(y)}")
+    expect(len(X_test) >= 1 and len(y_test) == len(X_test) and X_test.shape[1:] == X.shape[1:], "test",
+           f"(X_test, y_test) with rows like X {X.shape[1:]}", f"shapes {X_test.shape} and {y_test.shape}")
+    share, _ = auto_share(len(X) + len(X_test))
+    dev_share = share / (1 - share)                  # auto's dev : (train + dev)
+    n_dev = min(len(X) - 1, max(1, round(len(X) * dev_share)))
+    labels, class_counts, stratified = _strata(y, len(X), stratify, 2)
+    target = allocate(class_counts, (len(X) - n_dev, n_dev))
+    assignment = np.concatenate([_assign_rows(labels, target, as_rng(seed)), np.full(len(X_test), 2, np.int8)])
+    sizes = Sizes(len(X) - n_dev, n_dev, len(X_test), reason=(
+        f"the data's own test set ({len(X_test):,}); the rest cut {100 * (1 - dev_share):.3g}:"
+        f"{100 * dev_share:.3g} into train and dev, as auto would"))
+    return Split(np.concatenate([X, X_test]), np.concatenate([y, y_test]), assignment, sizes, stratified)
 
 
 def _assign_rows(labels, target, rng):
