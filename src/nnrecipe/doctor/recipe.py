@@ -1,0 +1,351 @@
+"""The automatic recipe: diagnose, turn one knob at a time, keep what dev says is better, and
+open the test set once at the end. Every experiment is recorded in a run folder (run.json + models).
+"""
+
+import json
+import math
+import os
+import shutil
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from .._checks import positive
+from ..data import augment as aug
+from ..data.match import check_match
+from ..data.normalize import Standardizer
+from ..data.split import Z95, split, split_dev
+from ..engine.network import mlp
+from ..engine.serialize import load
+from ..errors import NNRecipeError, expect
+from ..training.fit import fit
+from .diagnose import diagnose
+
+RUN_FORMAT = "nnrecipe-run"
+MIN_ROWS = 50                          # 60/20/20 leaves ≥ 10 rows in dev and test for the match check
+L2_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+KEEP_PROBS = (0.9, 0.8)
+MAX_WIDTH, MAX_DEPTH = 512, 4
+BIAS_KNOBS = ("width", "depth", "epochs", "lr")
+VARIANCE_KNOBS = ("l2", "dropout", "augment", "data")
+
+
+@dataclass(frozen=True)
+class Config:
+    """One experiment's settings (JSON-able)."""
+    hidden: tuple
+    epochs: int
+    batch_size: int | None
+    lr: float = 0.01
+    optimizer: str = "adam"
+    activation: str = "relu"
+    l2: float = 0.0
+    keep_prob: float = 1.0
+    augment: bool = False
+    train_share: float = 1.0           # < 1 only for the learning curve
+
+    def key(self):
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+def _rows(X):
+    return X.reshape(len(X), -1)
+
+
+def _images_augmentation():
+    return aug.Compose([aug.Rotate(10), aug.Zoom(0.1)])
+
+
+class Recipe:
+    """The notes' basic recipe, run by the machine.
+
+    baseline_error : the best reachable error (human-level, Bayes estimate), in [0, 1).
+    tolerance : a gap (avoidable bias or variance) larger than this is worth a knob (default 0.02).
+    budget : total training epochs over all experiments (default: 12 × the first experiment's).
+    out : a folder for run.json, models/ and the report; None keeps everything in memory.
+    resume : reuse the experiments an earlier run recorded in `out`; force : discard that run.
+
+    After fit: split_, match_, experiments_ (records, as in run.json), best_ (the chosen
+    Network), diagnosis_, test_error_, record_ (the whole run.json dict).
+    """
+
+    def __init__(self, baseline_error=0.0, tolerance=None, budget=None, seed=0, out=None, resume=False,
+                 force=False, verbose=1, log=print):
+        self.baseline_error, self.tolerance, self.budget, self.seed = baseline_error, tolerance, budget, seed
+        self.out, self.resume, self.force, self.verbose, self.log = out, resume, force, verbose, log
+
+    # ---- the loop ---------------------------------------------------------------------
+    def fit(self, X, y, test=None, name="data", features=None, classes=None):
+        """Run the recipe on (X, y): X (n, d) or images (n, H, W[, C]); y (n,) class labels.
+        test : (X_test, y_test) when the data comes with its own test set, else split off."""
+        self._validate(X, y)
+        X, y = np.asarray(X), np.asarray(y)
+        self._prepare_out()
+        s = split_dev(X, y, test, seed=self.seed) if test is not None else split(X, y, seed=self.seed)
+        self.split_ = s
+        labels = y if test is None else np.concatenate([y, np.asarray(test[1]).reshape(-1)])
+        n_classes = len(classes) if classes is not None else int(labels.max()) + 1
+        self._n_out = 1 if n_classes <= 2 else n_classes
+        self._images = X.ndim > 2
+        self.match_ = check_match(s.dev, s.test, seed=self.seed)
+        self.standardizer_ = Standardizer().fit(s.train.X, held_out=s)
+        self._spent, self._done, self.experiments_, self.decisions_ = 0, {}, [], []
+        self._load_previous()
+        self.record_ = self._new_record(name, X, features, classes, s)
+        self._decide(f"split: {s.sizes}")
+        self._decide(("dev and test match: " if self.match_.same else "WARNING, dev and test differ: ")
+                     + self.match_.verdict + ("" if self.match_.same else
+                                              " (the notes: dev and test must come from one distribution)"))
+        self._search()
+        self._finish()
+        return self
+
+    def _search(self):
+        best = self._run(self._first_config(), "start", "a He-initialized ReLU network sized from the data")
+        bias, variance = list(BIAS_KNOBS), list(VARIANCE_KNOBS)
+        self.lambda_sweep_, self.learning_curve_ = [], None
+        while True:
+            d = best["diag"]
+            if d.case == "good fit":
+                self._decide(f"stop: {d.case}, both gaps within {d.tolerance:.1%} of the baseline")
+                break
+            if self.budget is not None and self._spent >= self.budget:
+                self._decide(f"stop: the budget of {self.budget} epochs is spent")
+                break
+            if d.high_bias and bias:
+                knob = bias.pop(0)
+                candidate = self._try_bias(knob, best, d)
+                if candidate is not None and self._better(candidate, best):
+                    best = candidate
+                    if knob in ("width", "depth"):
+                        bias.insert(0, knob)           # it helped: grow the same way again
+            elif d.high_variance and variance:
+                best = self._try_variance(variance.pop(0), best, d)
+            else:
+                left = "bias" if d.high_bias else "variance"
+                self._decide(f"stop: {d.case}, and every {left} knob of the recipe has been tried")
+                break
+        self._best = best
+
+    def _try_bias(self, knob, best, d):
+        cfg, why = best["cfg"], f"avoidable bias {d.avoidable_bias:.1%} > {d.tolerance:.1%}: "
+        if knob == "width" and max(cfg.hidden) < MAX_WIDTH:
+            new, why = replace(cfg, hidden=tuple(min(MAX_WIDTH, 2 * h) for h in cfg.hidden)), why + "twice as wide"
+        elif knob == "depth" and len(cfg.hidden) < MAX_DEPTH:
+            new, why = replace(cfg, hidden=(*cfg.hidden, cfg.hidden[-1])), why + "one more hidden layer"
+        elif knob == "epochs":
+            new, why = replace(cfg, epochs=2 * cfg.epochs), why + "train twice as long"
+        elif knob == "lr":
+            new, why = replace(cfg, lr=cfg.lr / 3), why + "Adam with a third of the learning rate"
+        else:
+            return None
+        return self._run(new, knob, why)
+
+    def _try_variance(self, knob, best, d):
+        cfg, why = best["cfg"], f"variance {d.variance:.1%} > {d.tolerance:.1%}: "
+        if knob == "l2":
+            runs = [self._run(replace(cfg, l2=lam), "l2", why + f"L2 λ = {lam:g} (log grid, picked on dev)")
+                    for lam in L2_GRID]
+            runs = [r for r in runs if r is not None]
+            self.lambda_sweep_ = [{"l2": r["cfg"].l2, "train_error": r["train_error"], "dev_error": r["dev_error"]}
+                                  for r in runs]
+        elif knob == "dropout":
+            runs = [self._run(replace(cfg, keep_prob=p), "dropout", why + f"dropout keep_prob {p:g}")
+                    for p in KEEP_PROBS]
+        elif knob == "augment" and self._images and not cfg.augment:
+            runs = [self._run(replace(cfg, augment=True), "augment", why + "augment images (rotate, zoom)")]
+        elif knob == "data":
+            self._learning_curve(best)
+            return best
+        else:
+            return best
+        for r in runs:
+            if r is not None and self._better(r, best):
+                best = r
+        return best
+
+    def _learning_curve(self, best):
+        """Dev error at a quarter, a half and all of train: still falling means more data helps."""
+        shares = (0.25, 0.5)
+        runs = [self._run(replace(best["cfg"], train_share=f), "data", f"learning curve at {f:.0%} of train")
+                for f in shares]
+        if any(r is None for r in runs):
+            return
+        points = [*runs, best]
+        sizes = [round(len(self.split_.train) * f) for f in (*shares, 1.0)]
+        dev = [r["dev_error"] for r in points]
+        gain = dev[1] - dev[2]             # what the last doubling of the data bought
+        verdict = (f"more data would help: doubling train from {sizes[1]} to {sizes[2]} cut dev error by "
+                   f"{gain:.1%}" if gain > self._tolerance() / 2 else
+                   f"more data is unlikely to help much: doubling train changed dev error by {-gain:+.1%}")
+        self.learning_curve_ = {"sizes": sizes, "train_error": [r["train_error"] for r in points],
+                                "dev_error": dev, "verdict": verdict}
+        self._decide(verdict)
+
+    def _better(self, candidate, best):
+        """Only dev decides: lower dev error; on a tie (small dev sets), lower dev cost."""
+        return (candidate["dev_error"], candidate["dev_cost"]) < (best["dev_error"], best["dev_cost"])
+
+    # ---- one experiment -----------------------------------------------------------------
+    def _first_config(self):
+        d, m = int(np.prod(self.split_.train._X.shape[1:])), len(self.split_.train)
+        width = int(np.clip(2 ** round(math.log2(8 * math.sqrt(d))), 16, 128))
+        full = m <= 1000
+        return Config(hidden=(width, max(4, width // 2)), epochs=600 if full else 60, batch_size=None if full else 64,
+                      lr=0.01 if full else 0.003)
+
+    def _tolerance(self):
+        return 0.02 if self.tolerance is None else self.tolerance
+
+    def _run(self, cfg, knob, why):
+        key = cfg.key()
+        if key in self._done and "net" in self._done[key]:
+            return self._done[key]
+        if self.budget is not None and self._spent + cfg.epochs > self.budget:
+            self._decide(f"skipped ({why}): {cfg.epochs} more epochs would pass the budget of {self.budget}")
+            return None
+        number = len(self.experiments_) + 1
+        s = self.split_
+        Xtr, ytr = s.train.X, s.train.y
+        if cfg.train_share < 1:
+            keep = np.random.default_rng(self.seed).permutation(len(Xtr))[: round(len(Xtr) * cfg.train_share)]
+            Xtr, ytr = Xtr[keep], ytr[keep]
+        net = mlp([self.standardizer_.mean_.size, *cfg.hidden, self._n_out], hidden=cfg.activation,
+                  output="sigmoid" if self._n_out == 1 else "softmax", l2=cfg.l2, keep_prob=cfg.keep_prob,
+                  seed=self.seed)
+        net.normalizer = self.standardizer_
+        previous = self._done.get(key)
+        if previous is not None and self.out is not None and (self.out / previous["model"]).exists():
+            net = load(self.out / previous["model"])           # resumed: the run recorded it
+            hist, epochs = previous["history"], previous["epochs"]
+        else:
+            if self.verbose:
+                self.log(f"experiment {number}: {why}")
+            h = fit(net, Xtr if cfg.augment else _rows(Xtr), ytr, dev=(_rows(s.dev.X), s.dev.y),
+                    epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer,
+                    seed=self.seed, verbose=self.verbose,
+                    augment=_images_augmentation() if cfg.augment else None)
+            hist = {k: [float(v) for v in getattr(h, k)]
+                    for k in ("cost", "penalty", "train_error", "dev_cost", "dev_error")}
+            epochs = len(h)
+        self._spent += epochs
+        train_error = float(net.error(_rows(Xtr), ytr))             # on the rows it trained on
+        dev_error = float(net.error(_rows(s.dev.X), s.dev.y))
+        diag = diagnose(train_error, dev_error, self.baseline_error, self.tolerance)
+        model = f"models/exp{number:02d}.npz"
+        if self.out is not None:
+            net.save(self.out / model)
+        rec = {"id": number, "knob": knob, "why": why, "config": asdict(cfg), "history": hist, "epochs": epochs,
+               "best_epoch": int(np.argmin(hist["dev_error"])) if hist["dev_error"] else None,
+               "train_error": train_error, "dev_error": dev_error, "diagnosis": diag.to_dict(),
+               "gradient_norms": {}, "health": [], "model": model, "kept": False}
+        self.experiments_.append(rec)
+        self._decide(f"experiment {number} ({why}): train {train_error:.2%}, dev {dev_error:.2%} → {diag.case}")
+        result = {"cfg": cfg, "net": net, "diag": diag, "train_error": train_error, "dev_error": dev_error,
+                  "dev_cost": hist["dev_cost"][-1], "rec": rec}
+        self._done[key] = result
+        self._save()
+        return result
+
+    # ---- the end: test once, record, report -----------------------------------------------
+    def _finish(self):
+        best = self._best
+        best["rec"]["kept"] = True
+        self.best_, self.diagnosis_ = best["net"], best["diag"]
+        test = self.split_.open_test(reason=f"final evaluation of experiment {best['rec']['id']}")
+        self.test_error_ = float(self.best_.error(_rows(test.X), test.y))
+        n = len(test)
+        self.record_["test"] = {"error": self.test_error_, "n": n,
+                                "interval": Z95 * math.sqrt(self.test_error_ * (1 - self.test_error_) / n),
+                                "opened_at": self.split_.test_openings[0][0], "reason": self.split_.test_openings[0][1]}
+        self.record_["final"] = {"experiment": best["rec"]["id"], "model": "model.npz",
+                                 "diagnosis": self.diagnosis_.to_dict()}
+        self._decide(f"chose experiment {best['rec']['id']} (lowest dev error {best['dev_error']:.2%}); test set "
+                     f"opened once: test error {self.test_error_:.2%} ± {self.record_['test']['interval']:.2%} "
+                     f"(95%, n = {n})")
+        if self.out is not None:
+            self.best_.save(self.out / "model.npz")
+        self._save()
+
+    def _new_record(self, name, X, features, classes, s):
+        return {"format": RUN_FORMAT, "version": 1, "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "data": {"name": str(name), "n": len(s.train) + len(s.dev) + len(s.test),
+                         "n_features": int(self.standardizer_.mean_.size),
+                         "features": None if features is None else [str(f) for f in features],
+                         "classes": None if classes is None else [c if isinstance(c, (int, str)) else str(c)
+                                                                  for c in classes],
+                         "kind": "binary" if self._n_out == 1 else "multiclass", "images": bool(self._images)},
+                "split": {"train": len(s.train), "dev": len(s.dev), "test": len(s.test), "reason": s.sizes.reason,
+                          "dev_interval": s.sizes.dev_interval, "test_interval": s.sizes.test_interval},
+                "match": self.match_.to_dict(), "baseline_error": float(self.baseline_error),
+                "tolerance": self._tolerance(), "budget": self.budget, "seed": self.seed,
+                "experiments": self.experiments_, "lambda_sweep": [], "learning_curve": None,
+                "decisions": self.decisions_, "final": None, "test": None}
+
+    def _decide(self, sentence):
+        self.decisions_.append(sentence)
+
+    def _save(self):
+        self.record_["lambda_sweep"] = getattr(self, "lambda_sweep_", [])
+        self.record_["learning_curve"] = getattr(self, "learning_curve_", None)
+        self.record_["spent_epochs"] = self._spent
+        if self.out is not None:
+            tmp = self.out / "run.json.tmp"
+            tmp.write_text(json.dumps(self.record_, indent=1, default=_jsonable))
+            os.replace(tmp, self.out / "run.json")
+
+    # ---- validation and the run folder --------------------------------------------------
+    def _validate(self, X, y):
+        ok = isinstance(self.baseline_error, (int, float)) and not isinstance(self.baseline_error, bool)
+        expect(ok and 0 <= self.baseline_error < 1, "baseline_error", "in [0, 1)", repr(self.baseline_error))
+        if self.budget is not None:
+            positive(self.budget, "budget", integer=True)
+        n = len(X)
+        if n < MIN_ROWS:
+            raise NNRecipeError(f"the data must have at least {MIN_ROWS} rows to split into train, dev and test "
+                                f"and compare dev with test; got {n}")
+        y = np.asarray(y)
+        expect(y.ndim == 1 and len(y) == n, "y", f"class labels of shape ({n},)", f"shape {y.shape}")
+        expect(y.dtype.kind in "iub" and y.min() >= 0, "y", "class indices 0, 1, … (the recipe classifies)",
+               f"dtype {y.dtype}")
+
+    def _prepare_out(self):
+        if self.out is None:
+            return
+        self.out = Path(self.out)
+        if (self.out / "run.json").exists():
+            if self.force:
+                for part in ("run.json", "model.npz", "report.html"):
+                    (self.out / part).unlink(missing_ok=True)
+                for part in ("models", "figures"):
+                    shutil.rmtree(self.out / part, ignore_errors=True)
+            elif not self.resume:
+                raise NNRecipeError(f"--out {self.out} holds another run (run.json); pass --resume to continue it "
+                                    "or --force to replace it")
+        (self.out / "models").mkdir(parents=True, exist_ok=True)
+
+    def _load_previous(self):
+        """With resume: the experiments a run in `out` recorded, by configuration."""
+        if self.out is None or not self.resume or not (self.out / "run.json").exists():
+            return
+        try:
+            previous = json.loads((self.out / "run.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise NNRecipeError(f"--resume: {self.out / 'run.json'} is not readable ({exc})") from None
+        if previous.get("format") != RUN_FORMAT or previous.get("seed") != self.seed:
+            raise NNRecipeError(f"--resume: {self.out} holds a run with another format or seed; use --force")
+        for rec in previous.get("experiments", []):
+            cfg = Config(**{**rec["config"], "hidden": tuple(rec["config"]["hidden"])})
+            self._done[cfg.key()] = {"model": rec["model"], "history": rec["history"], "epochs": rec["epochs"]}
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, tuple):
+        return list(value)
+    return str(value)
