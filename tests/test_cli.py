@@ -69,9 +69,11 @@ def test_bad_csv(tmp_path, capsys, content, args, message):
     assert message in capsys.readouterr().err
 
 
-def test_unknown_dataset(capsys):
-    assert main(["train", "nosuchdata"]) == 2
-    assert "bundled dataset name or an existing file" in capsys.readouterr().err
+@pytest.mark.parametrize("command", ["train", "run"])
+def test_unknown_dataset_lists_the_known_ones(command, capsys):
+    assert main([command, "nosuchdata"]) == 2
+    assert ("DATA must be a bundled dataset (football, circles, moons, spirals, digits) or an existing file; "
+            "got 'nosuchdata'") in capsys.readouterr().err
 
 
 def test_bad_flag_values(capsys):

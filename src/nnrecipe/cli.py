@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -75,6 +76,20 @@ def parser():
     g.add_argument("--mode", choices=["full", "fast"], default="full")
     g.add_argument("--dropout", choices=["off", "frozen"], default="off")
     g.add_argument("--seed", type=int, default=0)
+    r = sub.add_parser("run", help="the main job: split, check, train, diagnose, apply the recipe, test once, report")
+    r.add_argument("data", help=DATA_HELP + " or a folder of images, one subfolder per class")
+    _data_options(r)
+    r.add_argument("--baseline-error", type=float, default=0.0, help="the best reachable error, e.g. human-level "
+                                                                     "(default 0)")
+    r.add_argument("--tolerance", type=float, default=None, help="a gap worth a knob (default 0.02)")
+    r.add_argument("--budget", type=int, default=None, help="total training epochs over all experiments")
+    r.add_argument("--out", help="the run folder (default runs/NAME)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--resume", action="store_true", help="continue the run recorded in --out")
+    r.add_argument("--force", action="store_true", help="replace the run recorded in --out")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    rs = sub.add_parser("runs", help="list the experiments of a run folder (or the runs under a folder)")
+    rs.add_argument("dir", help="a run folder written by `nnrecipe run`, or a folder of them")
     s = sub.add_parser("split", help="split a data file into train/dev/test Parquet files plus training statistics "
                                      "(Parquet input is streamed in bounded memory)")
     s.add_argument("data", help="a .parquet file (streamed), or a .csv/.npz/.mat file")
@@ -114,6 +129,9 @@ def _read(data, args):
     from .datasets import DATASETS, load_dataset
     if data in DATASETS:
         return load_dataset(data)
+    if not Path(data).exists():
+        raise NNRecipeError(f"DATA must be a bundled dataset ({', '.join(DATASETS)}) or an existing file; "
+                            f"got {data!r}")
     return Table(*read_table(data, args.target, categorical="onehot" if args.onehot else None,
                              drop_nan=args.drop_nan))
 
@@ -157,7 +175,7 @@ def train(args):
         console.print(f"train mean squared error {net.error(X, y):.6g} · "
                       f"{eval_name} mean squared error {net.error(Xe, ye):.6g}")
     else:
-        wrong = [int(round(net.error(A, b) * len(A))) for A, b in ((X, y), (Xe, ye))]
+        wrong = [round(net.error(A, b) * len(A)) for A, b in ((X, y), (Xe, ye))]
         console.print(f"train error {wrong[0] / len(X):.2%} ({wrong[0]}/{len(X)}) · "
                       f"{eval_name} error {wrong[1] / len(Xe):.2%} ({wrong[1]}/{len(Xe)})")
     if hist.stop_reason:
@@ -165,6 +183,90 @@ def train(args):
     if args.out:
         net.save(args.out)
         console.print(f"model written to {args.out}")
+    return 0
+
+
+def run(args):
+    from rich.console import Console
+
+    from .doctor.recipe import Recipe
+    console = Console(soft_wrap=True)
+    if args.resume and args.force:
+        raise NNRecipeError("give --resume or --force, not both")
+    t = _read(args.data, args) if args.data != "digits" else _bundled_images("digits")
+    name = Path(args.data).stem if args.data not in _bundled() else args.data
+    out = Path(args.out or Path("runs") / name)
+    recipe = Recipe(baseline_error=args.baseline_error, tolerance=args.tolerance, budget=args.budget,
+                    seed=args.seed, out=out, resume=args.resume, force=args.force,
+                    verbose=0 if args.quiet else 1, log=lambda text: console.print(f"[bold]›[/] {text}"))
+    recipe.fit(t.X, t.y, test=t.test, name=name, features=t.features, classes=t.classes)
+    for line in recipe.decisions_:
+        console.print(f"  · {line}")
+    report = _write_report(out, recipe, t)
+    test = recipe.record_["test"]
+    console.print(f"[bold]{recipe.diagnosis_.case}[/] (train {recipe.diagnosis_.train_error:.2%}, dev "
+                  f"{recipe.diagnosis_.dev_error:.2%}, baseline {recipe.baseline_error:.2%}) · [bold]test error "
+                  f"{test['error']:.2%} ± {test['interval']:.2%}[/] (95%, n = {test['n']}) · "
+                  f"{recipe.record_['spent_epochs']} epochs over {len(recipe.experiments_)} experiments")
+    console.print(f"run folder {out}: run.json, model.npz" + (f", {report.name}" if report else ""))
+    return 0
+
+
+def _bundled():
+    from .datasets import DATASETS
+    return DATASETS
+
+
+def _bundled_images(name):
+    from .datasets import load_dataset
+    return load_dataset(name, images=True)
+
+
+def _write_report(out, recipe, t):
+    """report.html beside run.json, with the decision boundary when the data has two features."""
+    from .report import write_report
+    s = recipe.split_
+    return write_report(out, recipe.record_, net=recipe.best_, X=s.train.X, y=s.train.y)
+
+
+def runs(args):
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+    root = Path(args.dir)
+    if not root.is_dir():
+        raise NNRecipeError(f"DIR must be a run folder or a folder of them; got {str(root)!r}")
+    console = Console(soft_wrap=True)
+    if (root / "run.json").exists():
+        record = json.loads((root / "run.json").read_text())
+        table = Table(title=f"{root}: {record['data']['name']}, baseline {record['baseline_error']:.2%}")
+        for column in ("#", "knob", "why", "hidden", "λ", "keep", "epochs", "train", "dev", "case", "chosen"):
+            table.add_column(column, justify="right" if column in ("#", "epochs", "train", "dev") else "left")
+        chosen = (record.get("final") or {}).get("experiment")
+        for e in record["experiments"]:
+            c = e["config"]
+            table.add_row(str(e["id"]), e["knob"], e["why"], ",".join(map(str, c["hidden"])), f"{c['l2']:g}",
+                          f"{c['keep_prob']:g}", str(e["epochs"]), f"{e['train_error']:.2%}", f"{e['dev_error']:.2%}",
+                          e["diagnosis"]["case"], "✓" if e["id"] == chosen else "")
+        console.print(table)
+        if record.get("test"):
+            console.print(f"test error {record['test']['error']:.2%} ± {record['test']['interval']:.2%} "
+                          f"(opened once, {record['test']['opened_at']})")
+        return 0
+    found = sorted(p.parent for p in root.glob("*/run.json"))
+    if not found:
+        raise NNRecipeError(f"{root} holds no run.json, nor folders that do")
+    table = Table(title=str(root))
+    for column in ("run", "data", "created", "experiments", "epochs", "dev", "test"):
+        table.add_column(column)
+    for folder in found:
+        r = json.loads((folder / "run.json").read_text())
+        final = next((e for e in r["experiments"] if e["id"] == (r.get("final") or {}).get("experiment")), None)
+        table.add_row(folder.name, r["data"]["name"], r["created"], str(len(r["experiments"])),
+                      str(r.get("spent_epochs", "")), f"{final['dev_error']:.2%}" if final else "—",
+                      f"{r['test']['error']:.2%}" if r.get("test") else "—")
+    console.print(table)
     return 0
 
 
@@ -211,7 +313,9 @@ def check_match(args):
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
-        return {"train": train, "gradcheck": gradcheck, "split": split, "check-match": check_match}[args.command](args)
+        commands = {"run": run, "runs": runs, "train": train, "gradcheck": gradcheck, "split": split,
+                    "check-match": check_match}
+        return commands[args.command](args)
     except NNRecipeError as exc:
         print(f"nnrecipe: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,104 @@
+"""The automatic recipe: one knob at a time, dev decides, the test set opened once, a resumable record."""
+
+import json
+
+import numpy as np
+import pytest
+
+import nnrecipe as nr
+from nnrecipe.doctor import recipe as recipe_module
+from nnrecipe.doctor.recipe import MIN_ROWS, Recipe
+
+
+@pytest.fixture(scope="module")
+def football_run(tmp_path_factory):
+    t = nr.load_dataset("football")
+    out = tmp_path_factory.mktemp("run") / "football"
+    return Recipe(out=out, verbose=0).fit(t.X, t.y, test=t.test, name="football", classes=t.classes), out
+
+
+def test_football_reaches_the_courses_regularized_accuracy(football_run):
+    r, _ = football_run
+    assert round((1 - r.test_error_) * 200) >= 186     # ≥ 93%; the course: L2 93.0%, dropout 95%
+    assert len(r.split_.test_openings) == 1 and r.split_.test_openings[0][1].startswith("final evaluation")
+
+
+def test_every_experiment_turns_one_knob_and_dev_decides(football_run):
+    r, _ = football_run
+    first, *rest = r.experiments_
+    assert first["knob"] == "start" and all(e["knob"] != "start" for e in rest)
+    chosen = r.record_["final"]["experiment"]
+    best = min(r.experiments_, key=lambda e: e["dev_error"])
+    assert r.experiments_[chosen - 1]["dev_error"] == best["dev_error"]
+    # the L2 sweep ran on a log grid, each λ a separate experiment that differs from its parent in λ only
+    sweep = [e for e in r.experiments_ if e["knob"] == "l2"]
+    assert [e["config"]["l2"] for e in sweep] == list(recipe_module.L2_GRID)
+    assert len({json.dumps({k: v for k, v in e["config"].items() if k != "l2"}) for e in sweep}) == 1
+    assert r.record_["lambda_sweep"] and r.record_["decisions"][-1].startswith("chose experiment")
+
+
+def test_the_record_is_on_disk_with_every_model(football_run):
+    r, out = football_run
+    record = json.loads((out / "run.json").read_text())
+    assert record["format"] == "nnrecipe-run" and len(record["experiments"]) == len(r.experiments_)
+    assert all((out / e["model"]).exists() for e in record["experiments"])
+    net = nr.load(out / "model.npz")
+    t = nr.load_dataset("football")
+    assert net.error(*t.test) == pytest.approx(r.test_error_)       # the normalizer travels with the model
+    assert record["test"]["n"] == 200 and record["spent_epochs"] == sum(e["epochs"] for e in record["experiments"])
+
+
+def test_resume_reuses_recorded_experiments_without_training(football_run, monkeypatch):
+    r, out = football_run
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a resumed experiment was trained again")
+
+    monkeypatch.setattr(recipe_module, "fit", no_training)
+    t = nr.load_dataset("football")
+    again = Recipe(out=out, resume=True, verbose=0).fit(t.X, t.y, test=t.test, name="football", classes=t.classes)
+    assert again.test_error_ == r.test_error_
+    assert [e["dev_error"] for e in again.experiments_] == [e["dev_error"] for e in r.experiments_]
+
+
+def test_an_existing_run_is_refused_unless_resume_or_force(football_run):
+    _, out = football_run
+    t = nr.load_dataset("football")
+    with pytest.raises(nr.NNRecipeError, match="holds another run .* --resume .* --force"):
+        Recipe(out=out, verbose=0).fit(t.X, t.y, test=t.test)
+
+
+def test_force_starts_over(tmp_path):
+    t = nr.load_dataset("moons", n=200)
+    Recipe(out=tmp_path, verbose=0, budget=700).fit(t.X, t.y)
+    (tmp_path / "models" / "stale.npz").write_bytes(b"x")
+    r = Recipe(out=tmp_path, force=True, verbose=0, budget=700).fit(t.X, t.y)
+    assert not (tmp_path / "models" / "stale.npz").exists() and r.record_["spent_epochs"] <= 700
+
+
+def test_budget_is_respected_and_said(tmp_path):
+    t = nr.load_dataset("moons", n=300, noise=0.35)
+    r = Recipe(verbose=0, budget=1300).fit(t.X, t.y)
+    assert r.record_["spent_epochs"] <= 1300
+    assert any("budget" in d for d in r.decisions_)
+
+
+def test_images_get_the_augmentation_knob_when_variance_stays_high():
+    t = nr.load_dataset("digits", images=True)
+    keep = np.random.default_rng(0).permutation(len(t.X))[:400]          # small: variance stays high
+    r = Recipe(verbose=0, tolerance=0.005).fit(t.X[keep], t.y[keep], classes=t.classes)
+    assert "augment" in [e["knob"] for e in r.experiments_]
+    assert r.record_["learning_curve"]["sizes"][-1] == len(r.split_.train)
+
+
+@pytest.mark.parametrize("kwargs, X, y, message", [
+    ({"baseline_error": 1.0}, np.zeros((60, 2)), np.zeros(60, int), r"baseline_error must be in \[0, 1\)"),
+    ({"baseline_error": -0.1}, np.zeros((60, 2)), np.zeros(60, int), r"baseline_error must be in \[0, 1\)"),
+    ({"budget": 0}, np.zeros((60, 2)), np.zeros(60, int), "budget must be"),
+    ({}, np.zeros((MIN_ROWS - 1, 2)), np.zeros(MIN_ROWS - 1, int), f"at least {MIN_ROWS} rows"),
+    ({}, np.zeros((60, 2)), np.linspace(0, 1, 60), "class indices"),
+    ({}, np.zeros((60, 2)), np.zeros(59, int), r"shape \(60,\)"),
+])
+def test_bad_input(kwargs, X, y, message):
+    with pytest.raises(nr.NNRecipeError, match=message):
+        Recipe(verbose=0, **kwargs).fit(X, y)
