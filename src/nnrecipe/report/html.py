@@ -1,0 +1,408 @@
+"""report.html: one self-contained page from a run record (the dict saved as run.json).
+
+The page needs nothing but itself: CSS inline, every figure a base64 PNG, no script, no link.
+The same figures are also written to figures/*.png. Every string taken from the record is
+HTML-escaped. Each section is a <section id=...> with an <h2>; one whose data the record lacks
+says "not run" and why, so the page keeps one shape whatever the run did.
+"""
+
+import base64
+import html
+import keyword
+import math
+from pathlib import Path
+from string import Template
+
+import numpy as np
+
+from . import plots
+
+SECTIONS = (("summary", "Summary"), ("cost", "Cost"), ("errors", "Errors per epoch"),
+            ("bias-variance", "Bias and variance"), ("lambda", "λ sweep"), ("boundary", "Decision boundary"),
+            ("gradients", "Gradients"), ("match", "Do dev and test match?"), ("decisions", "Decisions"),
+            ("test", "Test set"))
+FIGURES = ("cost", "errors", "bias_variance", "learning_curve", "lambda", "boundary", "gradients")
+MATCH_ROWS = 20            # the most different features first; the rest are counted
+
+CASE_WORDS = {
+    "good fit": "Good fit: train error is within the tolerance of the baseline and dev error within it of "
+                "train error; the recipe has nothing left to fix.",
+    "high bias": "High bias: the model does not fit even the training set; train error sits more than the "
+                 "tolerance above the baseline.",
+    "high variance": "High variance: the model fits the training set but does not generalize; dev error sits "
+                     "more than the tolerance above train error.",
+    "high bias and high variance": "High bias and high variance: the model fits neither the training set nor, "
+                                   "even less, the dev set.",
+}
+
+CSS = Template("""
+:root { --train: $train; --dev: $dev; --ink: #1f2328; --muted: #5f6b7a; --line: #e3e6ea;
+        --high: $high; --fine: $fine; }
+* { box-sizing: border-box; }
+body { margin: 0; background: #f5f6f8; color: var(--ink);
+       font: 15px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+main { max-width: 960px; margin: 0 auto; padding: 28px 20px 64px; }
+h1 { font-size: 28px; margin: 0 0 2px; }
+h2 { font-size: 19px; margin: 0 0 12px; }
+.meta, figcaption, .sub, .notrun { color: var(--muted); font-size: 13px; }
+nav { margin: 12px 0 4px; font-size: 13px; }
+nav a { color: var(--muted); text-decoration: none; margin-right: 12px; white-space: nowrap; }
+nav a:hover { color: var(--ink); text-decoration: underline; }
+section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 18px 24px;
+          margin: 16px 0; }
+.notrun { font-style: italic; margin: 0; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(100px, 1fr)); gap: 12px; margin: 4px 0 14px; }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
+.card .label { display: block; font-size: 12px; letter-spacing: .05em; text-transform: uppercase; color: var(--muted); }
+.card .value { display: block; font-size: 28px; font-weight: 650; line-height: 1.25; }
+.card.big { grid-column: span 2; border-color: var(--ink); }
+.card.big .value { font-size: 44px; }
+.card.wide { grid-column: span 2; } .card.wide .value { font-size: 24px; }
+.card.high .value, .high { color: var(--high); }
+.card.fine .value, .fine { color: var(--fine); }
+.train { color: var(--train); } .dev { color: var(--dev); }
+table { border-collapse: collapse; width: 100%; font-size: 13px; margin: 8px 0; }
+th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+th { font-weight: 600; border-bottom: 2px solid var(--line); }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.final td { background: #eef4fb; }
+tr.flag td { background: #fbeeee; }
+figure { margin: 8px 0 14px; }
+figure img { display: block; width: 100%; height: auto; }
+.badge { display: inline-block; padding: 1px 10px; border-radius: 11px; color: #fff; font-weight: 600; font-size: 13px; }
+.badge.fine { background: var(--fine); color: #fff; } .badge.high { background: var(--high); color: #fff; }
+ol, ul { padding-left: 22px; } li { margin: 3px 0; }
+""").substitute(train=plots.TRAIN, dev=plots.DEV, high=plots.HIGH, fine=plots.FINE)
+
+
+def write_report(out_dir, record, net=None, X=None, y=None):
+    """Render `record` into out_dir/report.html and out_dir/figures/*.png; returns the html path.
+
+    net, X, y : optional; with a 2-D X (n, 2) and a classifier the page shows net's decision
+    boundary over those points.
+    """
+    out = Path(out_dir)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    page = _Page(record, out / "figures", net, X, y)
+    body = "\n".join(page.section(sid, title) for sid, title in SECTIONS)
+    for name in set(FIGURES) - page.written:             # a figure of an earlier run in this folder
+        (out / "figures" / f"{name}.png").unlink(missing_ok=True)
+    data = record.get("data") or {}
+    nav = " ".join(f'<a href="#{sid}">{_e(title)}</a>' for sid, title in SECTIONS)
+    facts = ((record.get("created"), "{}"), (record.get("seed"), "seed {}"), (record.get("budget"), "budget {}"))
+    meta = " · ".join(_e(form.format(value)) for value, form in facts if value is not None)
+    doc = (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
+           f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+           f'<title>nnrecipe run: {_e(data.get("name") or "data")}</title>\n<style>{CSS}</style></head>\n'
+           f'<body><main>\n<header><h1>nnrecipe run: {_e(data.get("name") or "data")}</h1>\n'
+           f'<div class="meta">{meta}</div>\n<nav>{nav}</nav></header>\n{body}\n</main></body></html>\n')
+    path = out / "report.html"
+    plots.write_bytes(path, doc.encode("utf-8"))
+    return path
+
+
+# ---- formatting ------------------------------------------------------------------------------
+def _e(value):
+    return html.escape(str(value))
+
+
+def _float(value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _pct(value, signed=False):
+    """A rate as a percentage: one decimal, two below 1% (where one would round to 0.0%)."""
+    v = _float(value)
+    if v is None:
+        return "—"
+    digits = 2 if 0 < abs(v) < 0.01 else 1
+    return f"{v:{'+' if signed else ''}.{digits}%}"
+
+
+def _num(value, spec=".3g", signed=False):
+    v = _float(value)
+    return "—" if v is None else format(v, ("+" if signed else "") + spec)
+
+
+def _table(head, rows, numeric=(), classes=None):
+    """An HTML table; cells are already-escaped HTML; columns in `numeric` are right-aligned."""
+    def cell(tag, i, text):
+        return f'<{tag} class="n">{text}</{tag}>' if i in numeric else f"<{tag}>{text}</{tag}>"
+    classes = classes or [""] * len(rows)
+    head_html = "".join(cell("th", i, _e(h)) for i, h in enumerate(head))
+    body = "".join(f'<tr class="{c}">' + "".join(cell("td", i, t) for i, t in enumerate(row)) + "</tr>"
+                   for row, c in zip(rows, classes))
+    return f"<table><thead><tr>{head_html}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _card(label, value, sub="", cls=""):
+    return (f'<div class="card {cls}"><span class="label">{_e(label)}</span>'
+            f'<span class="value">{value}</span><span class="sub">{sub}</span></div>')
+
+
+def _config(cfg):
+    """hidden [20, 3] relu · adam lr 0.01 · L2 0.7 · keep 0.86 · batch 64 — the knobs that are set."""
+    if not cfg:
+        return "—"
+    parts = [f"hidden {cfg.get('hidden')} {cfg.get('activation') or ''}".strip(),
+             f"{cfg.get('optimizer') or ''} lr {cfg.get('lr')}".strip()]
+    if _float(cfg.get("l2")):
+        parts.append(f"L2 {cfg['l2']}")
+    if (_float(cfg.get("keep_prob")) or 1.0) < 1:
+        parts.append(f"keep {cfg['keep_prob']}")
+    parts.append(f"batch {cfg.get('batch_size') or 'full'}")
+    if cfg.get("augment"):
+        parts.append(f"augment {cfg['augment']}")
+    return _e(" · ".join(parts))
+
+
+def _interval(error, n, interval=None):
+    """The 95% interval half-width of an error rate measured on n examples: the record's, else the
+    normal approximation 1.96·√(e(1−e)/n) of the binomial proportion."""
+    if _float(interval) is not None or _float(error) is None or not _float(n):
+        return _float(interval)
+    e = _float(error)
+    return 1.96 * math.sqrt(e * (1 - e) / _float(n))
+
+
+# ---- the page --------------------------------------------------------------------------------
+class _Page:
+    """One method per section; each returns the section's inner HTML, or a str starting
+    "not run" (shown muted) when the record lacks its data."""
+
+    def __init__(self, record, figures, net, X, y):
+        self.record, self.figures, self.net, self.X, self.y = record, figures, net, X, y
+        self.written = set()
+        data = record.get("data") or {}
+        self.percent = data.get("kind") != "regression"        # regression errors are MSE, not rates
+        self.fmt = _pct if self.percent else _num
+        self.experiments = [x for x in record.get("experiments") or [] if isinstance(x, dict)]
+        final = record.get("final") or {}
+        by_id = {x.get("id"): x for x in self.experiments}
+        kept = [x for x in self.experiments if x.get("kept")]
+        self.final = by_id.get(final.get("experiment")) or (kept or self.experiments or [None])[-1]
+        self.diagnosis = final.get("diagnosis") or (self.final or {}).get("diagnosis") or None
+
+    def section(self, sid, title):
+        try:
+            name = sid.replace("-", "_")
+            inner = getattr(self, name + "_" * keyword.iskeyword(name))()
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+            inner = f"not run: this part of the record could not be read ({type(exc).__name__}: {exc})"
+            inner = _e(inner)
+        if inner.startswith("not run"):
+            inner = f'<p class="notrun">{inner[:1].upper()}{inner[1:]}</p>'
+        return f'<section id="{sid}">\n<h2>{_e(title)}</h2>\n{inner}\n</section>'
+
+    def figure(self, name, fig, alt, caption=""):
+        """Save fig as figures/<name>.png and return it as an embedded <figure>."""
+        png = plots.save(fig, self.figures / f"{name}.png")
+        fig.clear()                                     # free the artists now; nothing else holds fig
+        self.written.add(name)
+        src = base64.b64encode(png).decode("ascii")
+        cap = f"<figcaption>{caption}</figcaption>" if caption else ""
+        return f'<figure><img src="data:image/png;base64,{src}" alt="{_e(alt)}">{cap}</figure>'
+
+    # 1
+    def summary(self):
+        r, data, split, d = self.record, self.record.get("data") or {}, self.record.get("split") or {}, self.diagnosis
+        features = data.get("features") or []
+        shown = ", ".join(map(str, features[:8])) + (f", … ({len(features)} in all)" if len(features) > 8 else "")
+        classes = data.get("classes")
+        what = {"binary": "binary classification", "multiclass": f"{len(classes or [])}-class classification",
+                "regression": "regression"}.get(data.get("kind"), data.get("kind") or "")
+        lead = (f"<p><b>{_e(data.get('name', 'data'))}</b>: {_e(data.get('n', '?'))} examples, "
+                f"{_e(data.get('n_features', len(features)))} features ({_e(shown)}); {_e(what)}"
+                + (f" of classes {_e(', '.join(map(str, classes)))}" if classes and len(classes) <= 10 else "")
+                + (", images" if data.get("images") else "") + ".</p>")
+        test, cards = r.get("test"), []
+        if test:
+            half = _interval(test.get("error"), test.get("n"), test.get("interval"))
+            cards.append(_card("Test error", self.fmt(test.get("error")),
+                               f"± {self.fmt(half)} (95%), n = {_e(test.get('n'))}", "big"))
+        else:
+            cards.append(_card("Test error", "locked", "the test set was not opened", "big"))
+        if d:
+            case = str(d.get("case", ""))
+            cards.append(_card("Diagnosis", _e(case), f"experiment {_e((self.final or {}).get('id', '?'))}",
+                               ("wide " if len(case) > 9 else "") + ("fine" if case == "good fit" else "high")))
+            cards.append(_card("Dev error", self.fmt(d.get("dev_error")),
+                               f"± {self.fmt(split.get('dev_interval'))}, n = {_e(split.get('dev', '?'))}"))
+            cards.append(_card("Train error", self.fmt(d.get("train_error")), f"n = {_e(split.get('train', '?'))}"))
+        cards.append(_card("Baseline", self.fmt(r.get("baseline_error")),
+                           f"tolerance {self.fmt(r.get('tolerance'))}"))
+        parts = [lead, f'<div class="cards">{"".join(cards)}</div>']
+        if d:
+            words = CASE_WORDS.get(str(d.get("case")), f"{d.get('case')}.")
+            gaps = (f" Avoidable bias {self.fmt(d.get('avoidable_bias'), signed=True)}, variance "
+                    f"{self.fmt(d.get('variance'), signed=True)}, tolerance {self.fmt(d.get('tolerance'))}.")
+            steps = d.get("next_steps") or []
+            nxt = f" Next: {_e('; '.join(map(str, steps)))}." if steps and d.get("case") != "good fit" else ""
+            parts.append(f"<p>{_e(words)}{gaps}{nxt}</p>")
+        if split:
+            why = f" — {_e(split['reason'])}" if split.get("reason") else ""
+            parts.append(f"<p>Split: train {_e(split.get('train'))} · dev {_e(split.get('dev'))} · test "
+                         f"{_e(split.get('test'))}{why}.</p>")
+        return "\n".join(parts)
+
+    # 2
+    def cost(self):
+        if not self.final or not (self.final.get("history") or {}).get("cost"):
+            return "not run: no experiment recorded a cost curve"
+        others = [x["history"] for x in self.experiments
+                  if x is not self.final and (x.get("history") or {}).get("cost")]
+        fig = plots.cost_curve(self.final["history"], others,
+                               title=f"Cost J per epoch: experiment {self.final.get('id')} (final)")
+        cap = ("Bold: J = (1/m)·ΣL + (λ/2m)·Σ‖W‖² on the training set; dashed: its penalty term "
+               "(λ/2m)·Σ‖W‖²; grey: the other experiments. J should fall steadily; a rise or a jagged "
+               "curve points at the learning rate.")
+        return self.figure("cost", fig, "cost per epoch", _e(cap))
+
+    # 3
+    def errors(self):
+        runs = [x for x in self.experiments if (x.get("history") or {}).get("train_error")]
+        if not runs:
+            return "not run: no experiment recorded its errors"
+        labels = [f"#{x.get('id')} {x.get('knob', '')}" + (" (final)" if x is self.final else "") for x in runs]
+        highlight = next((i for i, x in enumerate(runs) if x is self.final), None)
+        fig = plots.error_curves([x["history"] for x in runs], labels, highlight,
+                                 _float(self.record.get("baseline_error")), self.percent)
+        cap = ('<span class="train">Train</span> and <span class="dev">dev</span> error per epoch, one panel '
+               "per experiment; the dot marks the epoch of lowest dev error, the one kept.")
+        rows, classes = [], []
+        for x in self.experiments:
+            case = (x.get("diagnosis") or {}).get("case", "")
+            best = x.get("best_epoch")
+            rows.append([_e(x.get("id")), _e(x.get("knob", "")), _e(x.get("why", "")), _config(x.get("config")),
+                         f"{_e(best)} / {_e(x.get('epochs'))}" if best is not None else _e(x.get("epochs", "—")),
+                         self.fmt(x.get("train_error")), self.fmt(x.get("dev_error")), _e(case),
+                         "✓" if x.get("kept") else "—"])
+            classes.append("final" if x is self.final else "")
+        table = _table(["#", "knob", "why", "configuration", "best / epochs", "train", "dev", "case", "kept"],
+                       rows, numeric={0, 4, 5, 6}, classes=classes)
+        return self.figure("errors", fig, "train and dev error per epoch", cap) + table
+
+    # 4
+    def bias_variance(self):
+        d = self.diagnosis
+        if not d or _float(d.get("train_error")) is None or _float(d.get("dev_error")) is None:
+            return "not run: no final diagnosis"
+        fig = plots.bias_variance_bar(d, percent=self.percent)
+        cap = (f"Avoidable bias = train − baseline = {self.fmt(d.get('avoidable_bias'), signed=True)}; "
+               f"variance = dev − train = {self.fmt(d.get('variance'), signed=True)}. The larger gap above "
+               "the tolerance names the next knob: bias → a bigger network or longer training, "
+               "variance → more data or regularization.")
+        parts = [self.figure("bias_variance", fig, "baseline, train and dev error", _e(cap))]
+        curve = self.record.get("learning_curve")
+        if curve and curve.get("sizes"):
+            fig = plots.learning_curve(curve, percent=self.percent)
+            parts.append(self.figure("learning_curve", fig, "learning curve",
+                                     _e(curve.get("verdict") or "Train and dev error against training-set size.")))
+        return "\n".join(parts)
+
+    # 5
+    def lambda_(self):
+        sweep = self.record.get("lambda_sweep") or []
+        if not sweep:
+            return "not run: the recipe did not sweep λ in this run"
+        fig = plots.lambda_sweep(sweep, percent=self.percent)
+        best = min(sweep, key=lambda p: _float(p.get("dev_error")) if _float(p.get("dev_error")) is not None
+                   else math.inf)
+        cap = (f"Each point a model trained with L2 strength λ (log axis). Lowest dev error "
+               f"{self.fmt(best.get('dev_error'))} at λ = {_num(best.get('l2'), 'g')}; to its left the "
+               "train–dev gap (variance) widens, to its right both errors rise (bias).")
+        return self.figure("lambda", fig, "error against lambda", _e(cap))
+
+    # 6
+    def boundary(self):
+        X, y, net = self.X, self.y, self.net
+        if net is None or X is None or y is None:
+            return "not run: drawn only when the model and its data are given"
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != 2 or not self.percent:
+            return "not run: drawn only for classification on 2-D data"
+        features = ((self.record.get("data") or {}).get("features") or ["x0", "x1"])[:2]
+        fig = plots.decision_boundary_figure(net.predict, X, y, "Decision boundary of the final model",
+                                             [str(f) for f in features])
+        wrong = int(np.sum(np.asarray(net.predict(X)).ravel() != np.asarray(y).ravel()))
+        cap = (f"Shaded: the class the model predicts over the data range; points: the {len(X)} examples "
+               f"given, coloured by their true class ({wrong} on the wrong side).")
+        return self.figure("boundary", fig, "decision boundary", _e(cap))
+
+    # 7
+    def gradients(self):
+        norms = (self.final or {}).get("gradient_norms") or {}
+        parts = []
+        if norms:
+            epochs = int(_float(self.final.get("epochs")) or 0)
+            lengths = {len(v) for v in norms.values()}
+            x = np.arange(1, epochs + 1) if lengths == {epochs} else None     # checked every epoch
+            fig = plots.gradient_norms(norms, x, title=f"Gradient norm per layer: experiment {self.final.get('id')}")
+            parts.append(self.figure("gradients", fig, "gradient norm per layer",
+                                     "‖∂J/∂W‖ per layer at each check (log scale). Lines falling by decades "
+                                     "towards the first layer mean vanishing gradients; rising ones, exploding."))
+        findings = [(x.get("id"), f) for x in self.experiments for f in (x.get("health") or [])]
+        items = [f"<li><b>{_e(f.get('rule', 'finding'))}</b> — experiment {_e(i)}, layer {_e(f.get('layer', '?'))}"
+                 + (f", epoch {_e(f['epoch'])}" if f.get("epoch") is not None else "")
+                 + f": {_e(f.get('message', ''))}"
+                 + (f"<br><span class='fine'>Repair: {_e(f['repair'])}</span>" if f.get("repair") else "") + "</li>"
+                 for i, f in findings]
+        if items:
+            parts.append(f"<p>Health findings ({len(items)}):</p><ul>{''.join(items)}</ul>")
+        elif norms:
+            parts.append('<p class="fine">No health findings: every check passed.</p>')
+        return "\n".join(parts) or "not run: no gradient checks were recorded"
+
+    # 8
+    def match(self):
+        m = self.record.get("match")
+        if not m:
+            return "not run: dev and test were not compared"
+        same = bool(m.get("same"))
+        alpha = _float(m.get("alpha")) or 0.05
+        head = (f'<p><span class="badge {"fine" if same else "high"}">{"same" if same else "different"}</span> '
+                f"{_e(m.get('verdict', ''))}</p>")
+        auc = ""
+        if _float(m.get("auc")) is not None:
+            auc = (f"<p>Domain classifier AUC {_num(m.get('auc'), '.3f')} (p = {_num(m.get('auc_p_value'), '.2g')}): "
+                   "a classifier trained to tell dev rows from test rows; 0.5 means it cannot.</p>")
+        tests = [t for t in (m.get("features") or []) if isinstance(t, dict)]
+        label = m.get("label")
+        rows, classes = [], []
+        for t in tests[:MATCH_ROWS] + ([dict(label, name=f"{label.get('name', 'label')} (label)")] if label else []):
+            rows.append([_e(t.get("name")), _e(t.get("test")), _num(t.get("statistic")), _num(t.get("p_value"), ".2g"),
+                         _num(t.get("p_adjusted"), ".2g")])
+            adjusted = _float(t.get("p_adjusted"))
+            classes.append("flag" if adjusted is not None and adjusted <= alpha else "")
+        more = f"<p class='sub'>… and {len(tests) - MATCH_ROWS} more features.</p>" if len(tests) > MATCH_ROWS else ""
+        sizes = f"<p class='sub'>dev n = {_e(m.get('n_a', '?'))}, test n = {_e(m.get('n_b', '?'))}, " \
+                f"α = {alpha:g}, p adjusted by Holm; red rows reject at α.</p>"
+        table = _table(["feature", "test", "statistic", "p", "adjusted p"], rows, numeric={2, 3, 4}, classes=classes)
+        return head + auc + (table if rows else "") + more + sizes
+
+    # 9
+    def decisions(self):
+        steps = self.record.get("decisions") or []
+        if not steps:
+            return "not run: no decisions were recorded"
+        return "<ol>" + "".join(f"<li>{_e(s)}</li>" for s in steps) + "</ol>"
+
+    # 10
+    def test(self):
+        t = self.record.get("test")
+        if not t:
+            return "not run: the test set was not opened; it stays locked until the final model is chosen"
+        half = _interval(t.get("error"), t.get("n"), t.get("interval"))
+        e = _float(t.get("error"))
+        span = (f"[{self.fmt(max(e - half, 0))}, {self.fmt(min(e + half, 1) if self.percent else e + half)}]"
+                if e is not None and half is not None else "—")
+        cards = (_card("Test error", self.fmt(e), f"n = {_e(t.get('n'))}", "big")
+                 + _card("95% interval", f"± {self.fmt(half)}", span))
+        return (f'<div class="cards">{cards}</div>'
+                f"<p>Opened once, at {_e(t.get('opened_at') or '?')}, for: {_e(t.get('reason') or '?')}. "
+                "The test error played no part in any decision above, so it is an unbiased estimate of "
+                "the error on new data from the same distribution.</p>")

@@ -1,0 +1,343 @@
+"""The figures of a run: one small function per figure, each returning a matplotlib Figure.
+
+Figures are `matplotlib.figure.Figure` objects, rendered by Agg when saved; pyplot is never used,
+so there is no global list of open figures and nothing carries over from one figure to the next.
+The style is set on each Axes (not in rcParams), so the caller's matplotlib settings are neither
+read for it nor changed: one colour for train, one for dev, a light grid, 9–11 pt text.
+
+Histories may be `nr.History` objects or the `history` dicts of a run record (keys cost, penalty,
+train_error, dev_error); a diagnosis may be an `nr.Diagnosis` or its dict.
+"""
+
+import io
+import os
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import LinearSegmentedColormap
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter, PercentFormatter
+from PIL import Image
+
+TRAIN, DEV, BASELINE = "#2563a8", "#e0702a", "#8a8f98"    # blue for train, orange for dev, grey baseline
+FAINT, INK, GRID = "#c3c8cf", "#2b2f33", "#e6e8eb"
+HIGH, FINE = "#c0392b", "#2e8b57"                          # a gap above the tolerance / within it
+CLASSES = ("#1b9e77", "#7570b3", "#d95f02", "#e7298a", "#66a61e", "#a6761d", "#e6ab02", "#666666")
+SIZE, DPI = (7.0, 4.0), 110                                # 770 × 440 pixels
+
+
+# ---- shared pieces ---------------------------------------------------------------------------
+def new_figure(title=None, xlabel=None, ylabel=None, nrows=1, ncols=1, size=SIZE, **subplots):
+    """A white Figure with an (nrows, ncols) array of styled Axes; titles and labels on the first."""
+    fig = Figure(figsize=size, dpi=DPI, facecolor="white", layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, **subplots)
+    for ax in axes.flat:
+        ax.set_facecolor("white")
+        ax.grid(True, color=GRID, linewidth=0.7)
+        ax.set_axisbelow(True)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.spines[["left", "bottom"]].set_color("#9aa0a6")
+        ax.tick_params(labelsize=9, colors=INK, length=3)
+    label(axes[0, 0], title, xlabel, ylabel)
+    return fig, axes
+
+
+def label(ax, title=None, xlabel=None, ylabel=None):
+    if title:
+        ax.set_title(title, fontsize=11, color=INK, loc="left")
+    if xlabel:
+        ax.set_xlabel(xlabel, fontsize=10, color=INK)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=10, color=INK)
+
+
+def legend(ax, **kw):
+    """A legend on a translucent white box without an edge: a line it covers stays out of its way."""
+    ax.legend(fontsize=9, frameon=True, framealpha=0.85, edgecolor="none", facecolor="white", **kw)
+
+
+def save(fig, path):
+    """Write `fig` to `path` as a PNG (atomically: temp file + rename) and return the PNG's bytes.
+
+    The figures are flat colours with anti-aliased edges, so a 256-colour palette PNG looks the
+    same as the RGB one at about a third of the size.
+    """
+    raw = io.BytesIO()
+    fig.savefig(raw, format="png", dpi=DPI, facecolor="white")
+    out = io.BytesIO()
+    Image.open(raw).convert("RGB").quantize(256).save(out, format="png", optimize=True)
+    data = out.getvalue()
+    write_bytes(path, data)
+    return data
+
+
+def write_bytes(path, data):
+    """Write bytes to path atomically: a reader sees the old file or the new one, never half."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _get(obj, key, default=None):
+    """obj[key] for a record dict, obj.key for a History or Diagnosis; None counts as missing."""
+    value = obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
+    return default if value is None else value
+
+
+def _series(obj, key):
+    return np.asarray(_get(obj, key, []), dtype=float).ravel()
+
+
+def _epochs(values):
+    return np.arange(1, len(values) + 1)
+
+
+def _log_if_wide(ax, values, axis="y", span=10.0):
+    """Log scale on `axis` when the positive values span more than `span`× (a decade by default):
+    then the slow tail of a curve is as readable as its fast start."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size and v.max() > span * v.min():
+        _log_axis(ax, axis, v)
+
+
+def _log_axis(ax, axis, positive, linthresh=None):
+    """A log `axis` ("x" or "y"), or symlog (linear below `linthresh`) when 0 must show too,
+    labelled with plain numbers (0.3, 1, 20) rather than 3×10⁻¹; minor ticks labelled only when
+    the values lie within two decades."""
+    scale = {"value": "symlog", "linthresh": linthresh} if linthresh else {"value": "log"}
+    getattr(ax, f"set_{axis}scale")(**scale)
+    which = getattr(ax, f"{axis}axis")
+    which.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    few = positive.max() <= 100 * positive.min()
+    which.set_minor_formatter(FuncFormatter(_two_five) if few else NullFormatter())
+
+
+def _two_five(value, _):
+    """Minor log tick label: only 2× and 5× a power of ten (0.2, 0.5, 20), the rest unlabelled."""
+    mantissa = value / 10 ** np.floor(np.log10(value)) if value > 0 else 0
+    return f"{value:g}" if round(mantissa, 6) in (2, 5) else ""
+
+
+def _error_axis(ax, percent):
+    """Error rates as percentages from 0; regression errors (MSE) as plain numbers."""
+    if percent:
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+    ax.set_ylim(bottom=0)
+
+
+def _train_dev(ax, x, train, dev, lw=1.8, marker=None, labels=True):
+    """The train curve in TRAIN, the dev curve in DEV: the pair every error figure draws."""
+    if len(train):
+        ax.plot(x[:len(train)], train, color=TRAIN, lw=lw, marker=marker, ms=4, label="train" if labels else None)
+    if len(dev):
+        ax.plot(x[:len(dev)], dev, color=DEV, lw=lw, marker=marker, ms=4, label="dev" if labels else None)
+
+
+# ---- the figures -----------------------------------------------------------------------------
+def cost_curve(history, others=(), title="Cost J per epoch"):
+    """J per epoch of `history` (bold) with its penalty term (dashed), over the J of `others` (faint).
+
+    J = (1/m)·ΣL + (λ/2m)·Σ‖W‖²: the penalty line shows how much of J is regularization.
+    """
+    fig, axes = new_figure(title, "epoch", "J")
+    ax = axes[0, 0]
+    plotted = []
+    for i, other in enumerate(others):
+        cost = _series(other, "cost")
+        ax.plot(_epochs(cost), cost, color=FAINT, lw=1, label="other experiments" if i == 0 else None)
+        plotted.append(cost)
+    cost, penalty = _series(history, "cost"), _series(history, "penalty")
+    ax.plot(_epochs(cost), cost, color=TRAIN, lw=2, label="J (training set)")
+    plotted.append(cost)
+    if np.any(penalty > 0):
+        ax.plot(_epochs(penalty), penalty, color=TRAIN, lw=1.3, ls="--", label="penalty (λ/2m)·Σ‖W‖²")
+        plotted.append(penalty)
+    _log_if_wide(ax, np.concatenate(plotted))
+    legend(ax)
+    return fig
+
+
+def error_curves(histories, labels=None, highlight=-1, baseline=None, percent=True):
+    """Train and dev error per epoch, one small panel per history (shared y), `highlight` marked.
+
+    The dot is the epoch of lowest dev error: the one early stopping keeps and diagnose reads.
+    """
+    n = max(len(histories), 1)
+    ncols = min(n, 3)
+    nrows = -(-n // ncols)
+    size = SIZE if n == 1 else (SIZE[0], 1.0 + 2.2 * nrows)
+    fig, axes = new_figure(nrows=nrows, ncols=ncols, size=size, sharey=True)
+    labels = labels or [f"#{i + 1}" for i in range(len(histories))]
+    highlight = highlight % n if highlight is not None else None
+    for i, ax in enumerate(axes.flat):
+        if i >= len(histories):
+            ax.set_visible(False)
+            continue
+        train, dev = _series(histories[i], "train_error"), _series(histories[i], "dev_error")
+        _train_dev(ax, _epochs(max(train, dev, key=len)), train, dev, lw=1.5, labels=i == 0)
+        if baseline is not None:
+            ax.axhline(baseline, color=BASELINE, ls=":", lw=1.2, label="baseline" if i == 0 else None)
+        title = str(labels[i])
+        if dev.size and np.isfinite(dev).any():
+            best = int(np.nanargmin(dev))
+            ax.plot(best + 1, dev[best], "o", color=DEV, ms=5)
+            title += f"  ·  dev {dev[best]:.1%}" if percent else f"  ·  dev {dev[best]:.3g}"
+        ax.set_title(title, fontsize=10, color=INK, loc="left",
+                     fontweight="bold" if i == highlight else "normal")
+        if i == highlight and n > 1:
+            ax.spines[["left", "bottom"]].set(color=INK, linewidth=1.4)
+        _error_axis(ax, percent)
+    first = axes[0, 0]
+    label(first, ylabel="error" if percent else "MSE")
+    for ax in axes[-1]:
+        label(ax, xlabel="epoch")
+    legend(first)
+    return fig
+
+
+def bias_variance_bar(diagnosis, title="Where the error comes from", percent=True):
+    """Baseline, train and dev error as bars, with the two gaps the recipe reads as arrows:
+    avoidable bias = train − baseline, variance = dev − train; red when above the tolerance."""
+    base, train = float(_get(diagnosis, "baseline_error", 0.0)), float(_get(diagnosis, "train_error"))
+    dev, tol = float(_get(diagnosis, "dev_error")), float(_get(diagnosis, "tolerance", 0.0))
+    fig, axes = new_figure(title, None, "error" if percent else "MSE")
+    ax = axes[0, 0]
+    x = np.array([0.0, 1.5, 3.0])                      # gaps between the bars leave room for arrows
+    fmt = (lambda v: f"{v:.1%}") if percent else (lambda v: f"{v:.3g}")
+    bars = ax.bar(x, [base, train, dev], width=0.6, color=[BASELINE, TRAIN, DEV])
+    ax.bar_label(bars, labels=[fmt(v) for v in (base, train, dev)], padding=3, fontsize=9, color=INK)
+    ax.set_xticks(x, ["baseline", "train", "dev"], fontsize=10)
+    ax.grid(False, axis="x")
+    for mid, lo, hi, name in ((0.75, base, train, "avoidable bias"), (2.25, train, dev, "variance")):
+        colour = HIGH if hi - lo > tol else FINE
+        ax.hlines([lo, hi], mid - 0.45, mid + 0.45, color=FAINT, ls=":", lw=1)
+        ax.annotate("", xy=(mid, hi), xytext=(mid, lo),
+                    arrowprops={"arrowstyle": "<->", "color": colour, "lw": 1.6, "shrinkA": 0, "shrinkB": 0})
+        sign = "+" if hi >= lo else "−"
+        ax.text(mid, (lo + hi) / 2, f"{name}\n{sign}{fmt(abs(hi - lo))}", ha="center", va="center",
+                fontsize=9, color=colour, bbox={"fc": "white", "ec": "none", "alpha": 0.85, "pad": 1.5})
+    top = max(base, train, dev)
+    ax.set_ylim(0, top * 1.25 if top > 0 else 0.01)
+    if percent:
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+    ax.text(1.0, 1.0, f"red: gap above the tolerance {fmt(tol)}", transform=ax.transAxes, ha="right",
+            va="bottom", fontsize=8.5, color=HIGH)
+    return fig
+
+
+def lambda_sweep(sweep, title="L2 strength λ: train and dev error", percent=True):
+    """Train and dev error against λ (log x); the λ with the lowest dev error is ringed.
+
+    λ = 0 cannot sit on a log axis, so with it the axis is symlog: linear below the smallest
+    positive λ, logarithmic above.
+    """
+    points = sorted(sweep, key=lambda p: float(_get(p, "l2", 0.0)))
+    lam = np.array([float(_get(p, "l2", 0.0)) for p in points])
+    train = np.array([float(_get(p, "train_error", np.nan)) for p in points])
+    dev = np.array([float(_get(p, "dev_error", np.nan)) for p in points])
+    fig, axes = new_figure(title, "λ", "error" if percent else "MSE")
+    ax = axes[0, 0]
+    _train_dev(ax, lam, train, dev, marker="o")
+    if np.isfinite(dev).any():
+        best = int(np.nanargmin(dev))
+        ax.plot(lam[best], dev[best], "o", ms=13, mfc="none", mec=DEV, mew=1.5, label=f"best λ = {lam[best]:g}")
+    positive = lam[lam > 0]
+    if positive.size:
+        _log_axis(ax, "x", positive, linthresh=positive.min() if positive.size < lam.size else None)
+    _error_axis(ax, percent)
+    legend(ax)
+    return fig
+
+
+def learning_curve(curve, title="Learning curve", percent=True):
+    """Train and dev error against the number of training examples (log x when wide)."""
+    sizes = _series(curve, "sizes")
+    fig, axes = new_figure(title, "training examples", "error" if percent else "MSE")
+    ax = axes[0, 0]
+    _train_dev(ax, sizes, _series(curve, "train_error"), _series(curve, "dev_error"), marker="o")
+    _log_if_wide(ax, sizes, axis="x")
+    _error_axis(ax, percent)
+    legend(ax)
+    return fig
+
+
+def decision_boundary(ax, predict, X, y, resolution=200):
+    """Shade the label `predict` gives over a grid spanning X (+8%), then scatter X by class y.
+
+    predict : a callable (n, 2) → labels, e.g. `net.predict`. A float output that is not
+    integer-valued (a probability, a regression value) is shaded continuously instead, with the
+    0.5 contour drawn when it lies in range.
+    """
+    X, y = np.asarray(X, dtype=float), np.asarray(y).ravel()
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    pad = np.where(hi > lo, 0.08 * (hi - lo), 0.5)
+    g0, g1 = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution),
+                         np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution))
+    Z = np.asarray(predict(np.column_stack([g0.ravel(), g1.ravel()]))).reshape(g0.shape)
+    discrete = np.allclose(Z, np.rint(Z))
+    if discrete and y.dtype.kind in "iu":
+        Z = np.rint(Z).astype(y.dtype)
+    seen = np.union1d(np.unique(y), np.unique(Z)) if discrete else np.unique(y)
+    colours = [CLASSES[i % len(CLASSES)] for i in range(len(seen))]
+    if discrete:
+        # each label → its index in `seen`; filled levels halfway between indices: one flat colour each
+        index = np.searchsorted(seen, Z)
+        levels = np.arange(len(seen) + 1) - 0.5
+        ax.contourf(g0, g1, index, levels=levels, colors=colours, alpha=0.22)
+        if len(seen) > 1:
+            ax.contour(g0, g1, index, levels=levels[1:-1], colors=INK, linewidths=0.8, alpha=0.6)
+    else:
+        cmap = LinearSegmentedColormap.from_list("two", [colours[0], "white", colours[-1]])
+        ax.contourf(g0, g1, Z, levels=16, cmap=cmap, alpha=0.35)
+        if Z.min() < 0.5 < Z.max():
+            ax.contour(g0, g1, Z, levels=[0.5], colors=INK, linewidths=0.9)
+    for c, colour in zip(seen, colours):
+        pts = X[y == c]
+        if len(pts):
+            ax.scatter(pts[:, 0], pts[:, 1], s=14, color=colour, edgecolor="white", linewidth=0.4,
+                       label=f"class {c}", zorder=3)
+    ax.set_xlim(g0.min(), g0.max())
+    ax.set_ylim(g1.min(), g1.max())
+    ax.grid(False)
+    legend(ax, markerscale=1.5)
+    return ax
+
+
+def decision_boundary_figure(predict, X, y, title="Decision boundary", features=("x0", "x1")):
+    """decision_boundary on a figure of its own."""
+    fig, axes = new_figure(title, features[0], features[1])
+    decision_boundary(axes[0, 0], predict, X, y)
+    return fig
+
+
+def gradient_norms(norms, epochs=None, title="Gradient norm per layer"):
+    """‖∂J/∂W‖ per layer (log y) over the checked epochs; darker colour = deeper layer.
+
+    norms : {"W1": [...], "W2": [...]} one value per check; epochs : the epoch of each check
+    (without them the x axis counts checks). Vanishing gradients fall towards 0 in the first
+    layers, exploding ones rise by decades: both show at once on a log scale.
+    """
+    fig, axes = new_figure(title, "epoch" if epochs is not None else "check", "gradient norm")
+    ax = axes[0, 0]
+    cmap = colormaps["viridis"]
+    values = []
+    for i, (name, norm) in enumerate(norms.items()):
+        v = np.asarray(norm, dtype=float).ravel()
+        x = np.asarray(epochs)[:len(v)] if epochs is not None else _epochs(v)
+        colour = cmap(0.85 * (1 - i / max(len(norms) - 1, 1)))          # first layer light, last dark
+        ax.plot(x, np.where(v > 0, v, np.nan), color=colour, lw=1.6, marker="o" if len(v) <= 30 else None,
+                ms=3, label=str(name))
+        values.append(v)
+    _log_if_wide(ax, np.concatenate(values) if values else [], span=1.0)
+    legend(ax, ncols=min(max(len(norms), 1), 4))
+    return fig
+

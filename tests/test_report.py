@@ -1,0 +1,222 @@
+"""The run report: report.html is self-contained, escapes the record, survives missing parts, and
+renders in a real browser (headless Chromium, when installed)."""
+
+import re
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+import nnrecipe as nr
+from nnrecipe.report import plots, write_report
+from nnrecipe.report.html import SECTIONS
+
+SECTION_IDS = [sid for sid, _ in SECTIONS]
+EVIL = "<script>alert('x')</script> & more"
+
+
+def _history(epochs, train_end, dev_end, l2, rng):
+    """A plausible training run: J decays towards a floor; errors decay towards their ends, with noise."""
+    t = np.arange(epochs)
+    decay = np.exp(-t / (epochs / 5))
+    penalty = l2 * (0.05 + 0.3 * (1 - decay))               # weights grow, so does (λ/2m)·Σ‖W‖²
+    cost = 0.1 + 0.6 * decay + penalty + rng.normal(0, 0.005, epochs).clip(-0.05, 0.05)
+    train = (train_end + 0.4 * decay + rng.normal(0, 0.004, epochs)).clip(0, 1)
+    dev = (dev_end + 0.4 * decay + rng.normal(0, 0.008, epochs)).clip(0, 1)
+    return {"cost": cost.tolist(), "penalty": penalty.tolist(), "train_error": train.tolist(),
+            "dev_error": dev.tolist()}
+
+
+def _diagnosis(train, dev, case, steps=()):
+    return {"train_error": train, "dev_error": dev, "baseline_error": 0.0, "tolerance": 0.02,
+            "avoidable_bias": train, "variance": dev - train, "case": case, "next_steps": list(steps), "epoch": 40}
+
+
+def make_record():
+    rng = np.random.default_rng(0)
+    specs = [  # knob, why, l2, keep, train, dev, case
+        ("start", "the recipe's first network for 2 features: [20, 3] ReLU, Adam", 0.0, 1.0, 0.02, 0.09,
+         "high variance"),
+        ("l2", f"variance 7.0% > 2%: regularize with L2 {EVIL}", 0.7, 1.0, 0.05, 0.065, "good fit"),
+        ("dropout", "compare dropout at keep_prob 0.86", 0.0, 0.86, 0.06, 0.075, "good fit"),
+    ]
+    experiments = []
+    for i, (knob, why, l2, keep, train, dev, case) in enumerate(specs, 1):
+        config = {"hidden": [20, 3], "activation": "relu", "l2": l2, "keep_prob": keep, "optimizer": "adam",
+                  "lr": 0.01, "epochs": 50, "batch_size": None, "augment": None}
+        experiments.append({
+            "id": i, "knob": knob, "why": why, "config": config, "history": _history(50, train, dev, l2, rng),
+            "epochs": 50, "best_epoch": 41, "train_error": train, "dev_error": dev,
+            "diagnosis": _diagnosis(train, dev, case, ["more data", "regularization"] if i == 1 else ()),
+            "gradient_norms": {f"W{k}": (np.exp(-np.arange(10) / 4) * 10.0 ** (1 - k)).tolist() for k in (1, 2, 3)},
+            "health": [{"rule": "vanishing", "layer": "W1", "message": "‖dW1‖ fell below 1e-5 of ‖W1‖",
+                        "repair": "He initialization", "epoch": 7}] if i == 1 else [],
+            "model": f"models/exp{i:02d}.npz", "kept": i == 2})
+    return {
+        "format": "nnrecipe-run", "version": 1, "created": "2026-11-25T12:00:00+00:00",
+        "data": {"name": "football", "n": 411, "n_features": 2, "features": ["x0", "x1"], "classes": [0, 1],
+                 "kind": "binary", "images": False},
+        "split": {"train": 168, "dev": 43, "test": 200, "reason": "the course's 200 test rows; 80/20 of the rest",
+                  "dev_interval": 0.09, "test_interval": 0.04},
+        "match": {"same": True, "verdict": "same: no test of 3 rejects at alpha = 0.05 (Holm)",
+                  "features": [{"name": "x0", "test": "ks", "statistic": 0.12, "p_value": 0.61, "p_adjusted": 1.0},
+                               {"name": "x1", "test": "ks", "statistic": 0.09, "p_value": 0.88, "p_adjusted": 1.0}],
+                  "label": {"name": "y", "test": "chi2", "statistic": 0.3, "p_value": 0.58, "p_adjusted": 1.0},
+                  "auc": 0.52, "auc_p_value": 0.4, "alpha": 0.05, "n_a": 43, "n_b": 200},
+        "baseline_error": 0.0, "tolerance": 0.02, "budget": 3000, "seed": 0,
+        "experiments": experiments,
+        "lambda_sweep": [{"l2": lam, "train_error": 0.02 + 0.05 * lam, "dev_error": 0.09 - 0.04 * lam + 0.03 * lam ** 2}
+                         for lam in (0.0, 0.01, 0.03, 0.1, 0.3, 0.7, 1.0)],
+        "learning_curve": {"sizes": [20, 40, 80, 168], "train_error": [0.0, 0.01, 0.03, 0.05],
+                           "dev_error": [0.2, 0.12, 0.08, 0.065], "verdict": "more data would help: dev still falls"},
+        "decisions": ["experiment 1 (start): high variance → L2", f"experiment 2 (l2): good fit {EVIL}",
+                      "experiment 3 (dropout): worse dev error than experiment 2; kept experiment 2"],
+        "final": {"experiment": 2, "model": "model.npz", "diagnosis": _diagnosis(0.05, 0.065, "good fit")},
+        "test": {"error": 0.065, "n": 200, "interval": 0.034, "opened_at": "2026-11-25T12:03:00+00:00",
+                 "reason": "final evaluation"},
+    }
+
+
+def _text(page):
+    """The page without its embedded images (base64 can spell anything)."""
+    return re.sub(r"data:image/png;base64,[^\"]*", "", page)
+
+
+@pytest.fixture(scope="module")
+def moons_net():
+    t = nr.load_dataset("moons")
+    net = nr.mlp([2, 8, 1], seed=0)
+    hist = nr.fit(net, t.X, t.y, dev=(t.X[:100], t.y[:100]), epochs=150, lr=0.05, verbose=0)
+    return net, t.X, t.y, hist
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, moons_net):
+    net, X, y, _ = moons_net
+    out = tmp_path_factory.mktemp("run")
+    start = time.perf_counter()
+    path = write_report(out, make_record(), net=net, X=X, y=y)
+    seconds = time.perf_counter() - start
+    return path, path.read_text(encoding="utf-8"), seconds      # page with images; _text(page) without
+
+
+def test_report_and_figures_written(report):
+    path, page, seconds = report
+    assert path.name == "report.html" and path.is_file()
+    names = {p.name for p in (path.parent / "figures").glob("*.png")}
+    assert names == {"cost.png", "errors.png", "bias_variance.png", "learning_curve.png", "lambda.png",
+                     "boundary.png", "gradients.png"}
+    for name in names:
+        with Image.open(path.parent / "figures" / name) as img:
+            assert img.format == "PNG" and 600 <= img.width <= 900
+        assert (path.parent / "figures" / name).stat().st_size < 120_000      # kept small
+    assert page.count('src="data:image/png;base64,') == len(names)
+    assert seconds < 15
+
+
+def test_every_section_present_in_order(report):
+    _, page, _ = report
+    at = [page.index(f'<section id="{sid}">') for sid in SECTION_IDS]
+    assert at == sorted(at)
+    assert page.count("<h2>") == len(SECTION_IDS)
+    assert "could not be read" not in page and "Not run" not in page
+
+
+def test_self_contained(report):
+    _, page, _ = report
+    assert 'src="http' not in page and "<link" not in page and "<script" not in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//|file:)""", page)
+    assert "@import" not in page and "url(" not in page
+
+
+def test_summary_numbers(report):
+    _, page, _ = report
+    summary = page[page.index('<section id="summary">'):page.index('<section id="cost">')]
+    assert "6.5%" in summary and "± 3.4%" in summary and "n = 200" in summary
+    assert "good fit" in summary and "football" in summary and "0.0%" in summary
+
+
+def test_record_strings_escaped(report):
+    _, page, _ = report
+    assert "<script>alert" not in page
+    assert page.count("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more") == 2    # a why, a decision
+
+
+@pytest.mark.parametrize("strip", ["parts", "bare"])
+def test_missing_parts_say_not_run(tmp_path, strip):
+    record = make_record()
+    record.update(lambda_sweep=[], learning_curve=None, match=None, test=None, decisions=[])
+    for x in record["experiments"]:
+        x.update(gradient_norms={}, health=[])
+    if strip == "bare":
+        record = {"format": "nnrecipe-run", "version": 1, "experiments": [], "final": None}
+    path = write_report(tmp_path, record)
+    page = path.read_text(encoding="utf-8")
+    for sid in SECTION_IDS:
+        assert f'<section id="{sid}">' in page
+    assert "could not be read" not in page
+    for sid in ("lambda", "boundary", "gradients", "match", "decisions", "test"):
+        section = page[page.index(f'<section id="{sid}">'):]
+        assert section[:section.index("</section>")].count("Not run") == 1, sid
+    figures = {p.name for p in (tmp_path / "figures").glob("*.png")}
+    assert figures == (set() if strip == "bare" else {"cost.png", "errors.png", "bias_variance.png"})
+
+
+def test_rerun_removes_stale_figures(tmp_path):
+    write_report(tmp_path, {"lambda_sweep": make_record()["lambda_sweep"]})
+    assert (tmp_path / "figures" / "lambda.png").exists()
+    write_report(tmp_path, {"lambda_sweep": []})
+    assert not (tmp_path / "figures" / "lambda.png").exists()
+
+
+def test_regression_errors_are_numbers_not_percentages(tmp_path):
+    record = make_record()
+    record["data"]["kind"] = "regression"
+    record["experiments"][0]["train_error"] = 3.25
+    page = _text(write_report(tmp_path, record).read_text(encoding="utf-8"))
+    assert "3.25" in page and "325.0%" not in page
+
+
+def test_decision_boundary_on_an_axes(moons_net):
+    net, X, y, _ = moons_net
+    _, axes = plots.new_figure()
+    ax = plots.decision_boundary(axes[0, 0], net.predict, X, y)
+    assert ax.collections                                      # filled contour + scatter
+    x0, x1 = ax.get_xlim()
+    assert x0 < X[:, 0].min() and x1 > X[:, 0].max()
+    # three classes from any callable; a probability output is shaded continuously
+    plots.decision_boundary(axes[0, 0], lambda P: (P[:, 0] > 0).astype(int) + (P[:, 1] > 0), X, y % 3)
+    plots.decision_boundary(axes[0, 0], lambda P: net.predict_proba(P)[:, 1], X, y)
+
+
+def test_figures_from_a_history(moons_net, tmp_path):
+    _, _, _, hist = moons_net
+    d = nr.diagnose(hist)
+    figs = [plots.cost_curve(hist), plots.error_curves([hist, hist], ["a", "b"]), plots.bias_variance_bar(d),
+            plots.gradient_norms({"W1": [1.0, 0.5], "W2": [0.1, 0.0]}),
+            plots.lambda_sweep([{"l2": 0.1, "train_error": 0.1, "dev_error": 0.2}])]
+    for i, fig in enumerate(figs):
+        assert isinstance(fig, Figure)
+        png = plots.save(fig, tmp_path / f"{i}.png")
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / f"{i}.png").read_bytes() == png
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+def test_renders_in_headless_chromium(report, tmp_path):
+    path, _, _ = report
+    flags = ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu"]
+    shot = tmp_path / "shot.png"
+    subprocess.run(flags + [f"--screenshot={shot}", "--window-size=1280,4000", path.as_uri()],
+                   capture_output=True, timeout=60, check=True)
+    with Image.open(shot) as img:
+        assert img.format == "PNG" and img.size == (1280, 4000)
+        pixels = np.asarray(img.convert("L"), dtype=float)
+    assert pixels.var() > 100                                 # not a blank page: text and figures
+    dom = subprocess.run(flags + ["--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    for sid, title in SECTIONS:
+        assert re.search(rf'<section id="{sid}">\s*<h2>{re.escape(title)}</h2>', dom), sid
