@@ -260,3 +260,15 @@ def test_compiled_adam_is_bit_identical_to_numpy(dtype, monkeypatch):
             opt.step([w], [g])
         results.append(w)
     np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_a_plateau_of_the_training_cost_stops_without_dev_data():
+    import nnrecipe as nr
+    from nnrecipe.datasets import football
+    X, y, _, _ = football()
+    net = nr.mlp([2, 8, 1], seed=0)
+    stop = nr.EarlyStopping(monitor="cost", patience=5, min_delta=1e-3, restore_best=False)
+    hist = nr.fit(net, X, y, epochs=5000, lr=0.01, callbacks=[stop], verbose=0)
+    assert len(hist) < 5000 and stop.best_theta is None
+    assert all(hist.cost[i] - min(hist.cost[i + 1:i + 6]) <= 1e-3 for i in [len(hist) - 6])
+    assert "cost did not improve for 5 epochs" in hist.stop_reason

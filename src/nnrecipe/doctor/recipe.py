@@ -20,6 +20,7 @@ from ..data.split import Z95, split, split_dev
 from ..engine.network import mlp
 from ..engine.serialize import load
 from ..errors import NNRecipeError, expect
+from ..training.callbacks import EarlyStopping
 from ..training.fit import fit
 from .diagnose import diagnose
 
@@ -68,7 +69,10 @@ class Recipe:
     resume : reuse the experiments an earlier run recorded in `out`; force : discard that run.
 
     After fit: split_, match_, experiments_ (records, as in run.json), best_ (the chosen
-    Network), diagnosis_, test_error_, record_ (the whole run.json dict).
+    Network), best_dev_error_, diagnosis_, test_error_, record_ (the whole run.json dict).
+
+    Each experiment trains until its epoch limit or a plateau of the training cost J (no gain of
+    1e-4 in 10 epochs: the rule never looks at dev, so it is not early stopping).
     """
 
     def __init__(self, baseline_error=0.0, tolerance=None, budget=None, seed=0, out=None, resume=False,
@@ -91,6 +95,7 @@ class Recipe:
         self._images = X.ndim > 2
         self.match_ = check_match(s.dev, s.test, seed=self.seed)
         self.standardizer_ = Standardizer().fit(s.train.X, held_out=s)
+        self._n_dev = len(s.dev)
         self._spent, self._done, self.experiments_, self.decisions_ = 0, {}, [], []
         self._load_previous()
         self.record_ = self._new_record(name, X, features, classes, s)
@@ -114,10 +119,16 @@ class Recipe:
             if self.budget is not None and self._spent >= self.budget:
                 self._decide(f"stop: the budget of {self.budget} epochs is spent")
                 break
-            if d.high_bias and bias:
+            regularized = best["cfg"].l2 > 0 or best["cfg"].keep_prob < 1
+            if d.high_bias and bias and regularized:
+                self._decide(f"avoidable bias {d.avoidable_bias:.1%} comes with the regularization chosen for "
+                             "variance; a bigger network would only buy back what λ or dropout took: bias knobs "
+                             "not turned")
+                bias.clear()
+            elif d.high_bias and bias:
                 knob = bias.pop(0)
                 candidate = self._try_bias(knob, best, d)
-                if candidate is not None and self._better(candidate, best):
+                if candidate is not None and self._better(candidate, best, ties=False):
                     best = candidate
                     if knob in ("width", "depth"):
                         bias.insert(0, knob)           # it helped: grow the same way again
@@ -135,6 +146,10 @@ class Recipe:
             new, why = replace(cfg, hidden=tuple(min(MAX_WIDTH, 2 * h) for h in cfg.hidden)), why + "twice as wide"
         elif knob == "depth" and len(cfg.hidden) < MAX_DEPTH:
             new, why = replace(cfg, hidden=(*cfg.hidden, cfg.hidden[-1])), why + "one more hidden layer"
+        elif knob == "epochs" and best["stopped"]:
+            self._decide(f"train longer: not tried, experiment {best['rec']['id']} stopped on a plateau of J "
+                         f"after {best['rec']['epochs']} of {cfg.epochs} epochs")
+            return None
         elif knob == "epochs":
             new, why = replace(cfg, epochs=2 * cfg.epochs), why + "train twice as long"
         elif knob == "lr":
@@ -184,9 +199,12 @@ class Recipe:
                                 "dev_error": dev, "verdict": verdict}
         self._decide(verdict)
 
-    def _better(self, candidate, best):
-        """Only dev decides: lower dev error; on a tie (small dev sets), lower dev cost."""
-        return (candidate["dev_error"], candidate["dev_cost"]) < (best["dev_error"], best["dev_cost"])
+    def _better(self, candidate, best, ties=True):
+        """Only dev decides: fewer dev errors; with ties=True (variance knobs) an equal dev error
+        with a lower dev cost also wins, so that regularization comes when it costs nothing."""
+        fewer = round(candidate["dev_error"] * self._n_dev) < round(best["dev_error"] * self._n_dev)
+        same = round(candidate["dev_error"] * self._n_dev) == round(best["dev_error"] * self._n_dev)
+        return fewer or (ties and same and candidate["dev_cost"] < best["dev_cost"])
 
     # ---- one experiment -----------------------------------------------------------------
     def _first_config(self):
@@ -223,9 +241,10 @@ class Recipe:
         else:
             if self.verbose:
                 self.log(f"experiment {number}: {why}")
+            plateau = EarlyStopping(monitor="cost", patience=10, min_delta=1e-4, restore_best=False)
             h = fit(net, Xtr if cfg.augment else _rows(Xtr), ytr, dev=(_rows(s.dev.X), s.dev.y),
                     epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer,
-                    seed=self.seed, verbose=self.verbose,
+                    callbacks=[plateau], seed=self.seed, verbose=self.verbose,
                     augment=_images_augmentation() if cfg.augment else None)
             hist = {k: [float(v) for v in getattr(h, k)]
                     for k in ("cost", "penalty", "train_error", "dev_cost", "dev_error")}
@@ -244,7 +263,7 @@ class Recipe:
         self.experiments_.append(rec)
         self._decide(f"experiment {number} ({why}): train {train_error:.2%}, dev {dev_error:.2%} → {diag.case}")
         result = {"cfg": cfg, "net": net, "diag": diag, "train_error": train_error, "dev_error": dev_error,
-                  "dev_cost": hist["dev_cost"][-1], "rec": rec}
+                  "dev_cost": hist["dev_cost"][-1], "stopped": epochs < cfg.epochs, "rec": rec}
         self._done[key] = result
         self._save()
         return result
@@ -253,7 +272,7 @@ class Recipe:
     def _finish(self):
         best = self._best
         best["rec"]["kept"] = True
-        self.best_, self.diagnosis_ = best["net"], best["diag"]
+        self.best_, self.diagnosis_, self.best_dev_error_ = best["net"], best["diag"], best["dev_error"]
         test = self.split_.open_test(reason=f"final evaluation of experiment {best['rec']['id']}")
         self.test_error_ = float(self.best_.error(_rows(test.X), test.y))
         n = len(test)

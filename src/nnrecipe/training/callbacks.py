@@ -27,16 +27,17 @@ class Callback:
 
 
 class EarlyStopping(Callback):
-    """Stop when `monitor` ("dev_error" or "dev_cost") has not improved by more than
-    min_delta for `patience` epochs (epochs before start_from_epoch are not counted), and
-    restore the best weights at the end, whether or not training stopped early.
+    """Stop when `monitor` ("dev_error", "dev_cost", or "cost", the training J) has not improved
+    by more than min_delta for `patience` epochs (epochs before start_from_epoch are not
+    counted), and restore the best weights at the end, whether or not training stopped early.
+    monitor="cost" with restore_best=False is a plateau stop that never looks at dev.
 
     After training: best (value), best_epoch (0-based), stopped_epoch (None if it ran out).
     """
 
     def __init__(self, monitor="dev_error", patience=10, min_delta=0.0, start_from_epoch=0, restore_best=True):
-        if monitor not in ("dev_error", "dev_cost"):
-            raise NNRecipeError(f"monitor must be 'dev_error' or 'dev_cost'; got {monitor!r}")
+        if monitor not in ("dev_error", "dev_cost", "cost"):
+            raise NNRecipeError(f"monitor must be 'dev_error', 'dev_cost' or 'cost'; got {monitor!r}")
         if not isinstance(patience, int) or patience < 0:
             raise NNRecipeError(f"patience must be an integer ≥ 0; got {patience!r}")
         if not min_delta >= 0:
@@ -46,7 +47,7 @@ class EarlyStopping(Callback):
         self.best, self.best_epoch, self.wait, self.stopped_epoch, self.best_theta = math.inf, None, 0, None, None
 
     def on_train_begin(self, run):
-        if not run.has_dev:
+        if not run.has_dev and self.monitor != "cost":
             raise NNRecipeError(f"EarlyStopping monitors {self.monitor!r}, so fit needs dev=(X_dev, y_dev)")
 
     def on_epoch_end(self, run, logs):
@@ -55,7 +56,8 @@ class EarlyStopping(Callback):
         value = logs[self.monitor]
         if value < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = value, run.epoch, 0
-            self.best_theta = run.net.theta.copy()
+            if self.restore_best:
+                self.best_theta = run.net.theta.copy()
         else:
             self.wait += 1
             if self.wait >= self.patience:
