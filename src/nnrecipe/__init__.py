@@ -10,6 +10,8 @@ from .data.split import Sizes, Split, Subset, split, split_by_key, split_sizes
 from .data.stream import FileSplit, split_file
 from .datasets import load_dataset
 from .doctor.diagnose import Diagnosis, diagnose
+from .doctor.health import Finding, GradientMonitor, HealthReport, health
+from .doctor.recipe import Recipe
 from .engine.layers import Activation, Dense, Dropout, Layer
 from .engine.network import Network, mlp
 from .engine.optim import GD, Adam, Momentum, Optimizer
@@ -38,7 +40,10 @@ __all__ = [
     "Dropout",
     "EarlyStopping",
     "FileSplit",
+    "Finding",
     "GradcheckReport",
+    "GradientMonitor",
+    "HealthReport",
     "History",
     "Layer",
     "LeakageWarning",
@@ -48,6 +53,7 @@ __all__ = [
     "Network",
     "Optimizer",
     "Progress",
+    "Recipe",
     "Run",
     "Sizes",
     "Split",
@@ -62,6 +68,7 @@ __all__ = [
     "diagnose",
     "fit",
     "gradcheck",
+    "health",
     "load",
     "load_dataset",
     "mlp",

@@ -4,6 +4,7 @@ import numbers
 from dataclasses import dataclass, field
 
 from ..errors import NNRecipeError, expect
+from ..training.history import History
 
 DEFAULT_TOLERANCE = 0.02      # two percentage points: a gap this small is not worth a knob
 
@@ -71,7 +72,7 @@ def diagnose(train_error, dev_error=None, baseline_error=0.0, tolerance=None):
         (`split.sizes.dev_interval`) is a principled choice.
     """
     epoch = None
-    if hasattr(train_error, "dev_error") and hasattr(train_error, "train_error"):
+    if isinstance(train_error, History):
         hist = train_error
         if dev_error is not None:
             raise NNRecipeError("dev_error must be omitted when a History is given; it holds the dev errors")
@@ -89,7 +90,8 @@ def diagnose(train_error, dev_error=None, baseline_error=0.0, tolerance=None):
     expect(ok, "tolerance", "in [0, 1)", repr(tolerance))
     bias, variance = train_error - baseline_error, dev_error - train_error
     high = (bias > tolerance, variance > tolerance)
-    steps = (BIAS_STEPS if high[0] else ()) + (VARIANCE_STEPS if high[1] else ())
+    bias_steps = (BIAS_STEPS[:-1] if high[1] else BIAS_STEPS) if high[0] else ()   # "another architecture" once
+    steps = bias_steps + (VARIANCE_STEPS if high[1] else ())
     steps = steps or (DONE,)
     return Diagnosis(train_error, dev_error, float(baseline_error), float(tolerance), bias, variance,
                      CASES[high], steps, epoch)
