@@ -23,6 +23,7 @@ from ..errors import NNRecipeError, expect
 from ..training.callbacks import EarlyStopping
 from ..training.fit import fit
 from .diagnose import diagnose
+from .health import GradientMonitor
 
 RUN_FORMAT = "nnrecipe-run"
 MIN_ROWS = 50                          # 60/20/20 leaves ≥ 10 rows in dev and test for the match check
@@ -238,17 +239,23 @@ class Recipe:
         if previous is not None and self.out is not None and (self.out / previous["model"]).exists():
             net = load(self.out / previous["model"])           # resumed: the run recorded it
             hist, epochs = previous["history"], previous["epochs"]
+            grads, findings = previous["gradients"], previous["health"]
         else:
             if self.verbose:
                 self.log(f"experiment {number}: {why}")
             plateau = EarlyStopping(monitor="cost", patience=10, min_delta=1e-4, restore_best=False)
+            monitor = GradientMonitor(_rows(Xtr), ytr, every=max(1, cfg.epochs // 30), seed=self.seed)
             h = fit(net, Xtr if cfg.augment else _rows(Xtr), ytr, dev=(_rows(s.dev.X), s.dev.y),
                     epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer,
-                    callbacks=[plateau], seed=self.seed, verbose=self.verbose,
+                    callbacks=[plateau, monitor], seed=self.seed, verbose=self.verbose,
                     augment=_images_augmentation() if cfg.augment else None)
             hist = {k: [float(v) for v in getattr(h, k)]
                     for k in ("cost", "penalty", "train_error", "dev_cost", "dev_error")}
             epochs = len(h)
+            grads = {"epochs": monitor.epochs, "norms": monitor.grad_norms}
+            findings = [f.to_dict() for f in monitor.findings]
+            for f in monitor.findings:
+                self._decide(f"gradient health, experiment {number}, epoch {f.epoch}: {f.message} → {f.repair}")
         self._spent += epochs
         train_error = float(net.error(_rows(Xtr), ytr))             # on the rows it trained on
         dev_error = float(net.error(_rows(s.dev.X), s.dev.y))
@@ -259,7 +266,8 @@ class Recipe:
         rec = {"id": number, "knob": knob, "why": why, "config": asdict(cfg), "history": hist, "epochs": epochs,
                "best_epoch": int(np.argmin(hist["dev_error"])) if hist["dev_error"] else None,
                "train_error": train_error, "dev_error": dev_error, "diagnosis": diag.to_dict(),
-               "gradient_norms": {}, "health": [], "model": model, "kept": False}
+               "gradient_norms": grads["norms"], "gradient_epochs": grads["epochs"], "health": findings,
+               "model": model, "kept": False}
         self.experiments_.append(rec)
         self._decide(f"experiment {number} ({why}): train {train_error:.2%}, dev {dev_error:.2%} → {diag.case}")
         result = {"cfg": cfg, "net": net, "diag": diag, "train_error": train_error, "dev_error": dev_error,
@@ -357,7 +365,10 @@ class Recipe:
             raise NNRecipeError(f"--resume: {self.out} holds a run with another format or seed; use --force")
         for rec in previous.get("experiments", []):
             cfg = Config(**{**rec["config"], "hidden": tuple(rec["config"]["hidden"])})
-            self._done[cfg.key()] = {"model": rec["model"], "history": rec["history"], "epochs": rec["epochs"]}
+            self._done[cfg.key()] = {"model": rec["model"], "history": rec["history"], "epochs": rec["epochs"],
+                                     "gradients": {"epochs": rec.get("gradient_epochs", []),
+                                                   "norms": rec.get("gradient_norms", {})},
+                                     "health": rec.get("health", [])}
 
 
 def _jsonable(value):

@@ -338,9 +338,9 @@ class _Page:
         norms = (self.final or {}).get("gradient_norms") or {}
         parts = []
         if norms:
-            epochs = int(_float(self.final.get("epochs")) or 0)
+            checked = self.final.get("gradient_epochs") or []
             lengths = {len(v) for v in norms.values()}
-            x = np.arange(1, epochs + 1) if lengths == {epochs} else None     # checked every epoch
+            x = np.asarray(checked) + 1 if lengths == {len(checked)} else None    # the epoch of each check
             fig = plots.gradient_norms(norms, x, title=f"Gradient norm per layer: experiment {self.final.get('id')}")
             parts.append(self.figure("gradients", fig, "gradient norm per layer",
                                      "‖∂J/∂W‖ per layer at each check (log scale). Lines falling by decades "
