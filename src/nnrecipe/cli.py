@@ -88,6 +88,10 @@ def parser():
     r.add_argument("--resume", action="store_true", help="continue the run recorded in --out")
     r.add_argument("--force", action="store_true", help="replace the run recorded in --out")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    d = sub.add_parser("demo", help="the notes' illustrations: init, vanishing, regularization")
+    d.add_argument("name", choices=["init", "vanishing", "regularization"])
+    d.add_argument("--out", default="demo", help="where the figures go (default ./demo)")
+    d.add_argument("--seed", type=int, default=None, help="default: the course's own initial weights")
     rs = sub.add_parser("runs", help="list the experiments of a run folder (or the runs under a folder)")
     rs.add_argument("dir", help="a run folder written by `nnrecipe run`, or a folder of them")
     s = sub.add_parser("split", help="split a data file into train/dev/test Parquet files plus training statistics "
@@ -229,6 +233,14 @@ def _write_report(out, recipe, t):
     return write_report(out, recipe.record_, net=recipe.best_, X=s.train.X, y=s.train.y)
 
 
+def demo(args):
+    from .demos import run_demo
+    result = run_demo(args.name, args.out, seed=args.seed)
+    print(result)
+    print("figures: " + ", ".join(str(p) for p in result.figures))
+    return 0
+
+
 def runs(args):
     import json
 
@@ -313,7 +325,7 @@ def check_match(args):
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
-        commands = {"run": run, "runs": runs, "train": train, "gradcheck": gradcheck, "split": split,
+        commands = {"run": run, "runs": runs, "demo": demo, "train": train, "gradcheck": gradcheck, "split": split,
                     "check-match": check_match}
         return commands[args.command](args)
     except NNRecipeError as exc:
