@@ -343,3 +343,19 @@ def test_monitor_probe_of_the_wrong_width_fails_at_the_start_of_fit():
     mon = GradientMonitor(np.ones((5, 3)), np.zeros(5))
     with pytest.raises(nr.NNRecipeError, match="X must have 2 columns"):
         nr.fit(tiny(), X_TINY, Y_TINY, epochs=1, verbose=0, callbacks=[mon])
+
+
+@pytest.mark.parametrize("c, rule", [(1.5, "exploding_signal"), (0.5, "vanishing_signal")])
+def test_deep_linear_net_with_scaled_identity_weights_is_flagged(c, rule):
+    """With hidden weights c·I the signal at layer l is c^l·x: std ratio last/first hidden = c^19."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 4))
+    y = (X[:, 0] > 0).astype(int)
+    net = nr.Network([nr.Dense(4, "linear") for _ in range(20)] + [nr.Dense(1, "sigmoid")], input_dim=4, seed=0)
+    for name, p in net.params.items():
+        if name.startswith("W") and p.shape == (4, 4):
+            p[...] = c * np.eye(4)
+    report = nr.health(net, X, y)
+    [finding] = [f for f in report.findings if f.rule == rule]
+    assert finding.layer == "W20" and finding.value == pytest.approx(c ** 19, rel=1e-6)     # float32
+    assert "the notes" in finding.anchor

@@ -10,6 +10,8 @@ saturated tanh/sigmoid activations. The rules, each finding naming its source:
     dead ReLU             ≥ 70% of a hidden layer's units dead  DeepDiagnosis (Wardat et al., ICSE 2022)
     saturation            > 50% of a hidden layer's activations saturated                 DeepDiagnosis
     non-finite            NaN/inf in the cost, a weight or a gradient              AutoTrainer (NaN checks)
+    exploding signal      std(a_last hidden) / std(a_first hidden) > 70   the notes (a_L ∝ w^L), with
+    vanishing signal      the same ratio < 1e-3                          AutoTrainer's thresholds
 
 A unit is dead when its output is ≤ 0 for every example of the batch (ReLU: always 0; leaky ReLU:
 pre-activation always ≤ 0, the same test on its output). An activation is saturated when |tanh| >
@@ -19,8 +21,8 @@ layer's mean and std are those of its logits (its activation is fused into the l
 The ratio compares weight gradients, dW_l = a_{l-1}ᵀ·δ_l (a: the layer's input, δ = ∂J/∂z): it
 moves when the backward signal δ grows or shrinks faster than the forward signal a. In a network
 that is linear throughout both grow alike: with hidden weights c·I the ratio is exactly
-‖W_last‖/c at any depth, however large every gradient is. Such gradients show up as a non-finite
-cost instead (fit stops and warns; GradientMonitor records it).
+‖W_last‖/c at any depth, however large every gradient is. The signal rules catch that case: the
+forward activations themselves grow (or shrink) like c^l from the first hidden layer to the last.
 """
 
 import math
@@ -37,9 +39,10 @@ from ..training.callbacks import Callback
 from ..training.fit import DIVERGED
 
 VANISHING, EXPLODING, DEAD, SATURATED = 1e-3, 70.0, 0.70, 0.50
+NOTES_SIGNAL = "the notes' deep-network argument (a_L grows like w^L), at AutoTrainer's thresholds"
 AUTOTRAINER, DEEPDIAGNOSIS = "AutoTrainer (Zhang et al., ICSE 2021)", "DeepDiagnosis (Wardat et al., ICSE 2022)"
 NOTES_INIT = {"relu": ("he", "He"), "leaky_relu": ("he", "He"), "tanh": ("xavier", "Xavier"),
-              "sigmoid": ("xavier", "Xavier")}
+              "sigmoid": ("xavier", "Xavier"), "linear": ("xavier", "Xavier")}
 INIT_FAMILY = {"he": "he", "he_uniform": "he", "xavier": "xavier", "xavier_uniform": "xavier",
                "glorot": "xavier", "glorot_uniform": "xavier"}
 
@@ -144,6 +147,16 @@ def _findings(rows, cost, ratio):
                             f"‖dW{first}‖ is {ratio:.3g} × ‖dW{last}‖", ["gradient clipping", "a lower learning rate",
                                                                         *_init_advice(rows), "normalized inputs"],
                             AUTOTRAINER))
+    hidden = [r for r in rows if not r["output"]]
+    if len(hidden) >= 2 and hidden[0]["act_std"] > 0:
+        signal = hidden[-1]["act_std"] / hidden[0]["act_std"]
+        where = f"the spread of {hidden[-1]['name']}'s outputs is {signal:.3g} × that of {hidden[0]['name']}'s"
+        if signal > EXPLODING:
+            out.append(_finding("exploding_signal", hidden[-1]["name"], signal, EXPLODING, where,
+                                [*_init_advice(rows), "a lower learning rate", "normalized inputs"], NOTES_SIGNAL))
+        elif signal < VANISHING:
+            out.append(_finding("vanishing_signal", hidden[-1]["name"], signal, VANISHING, where,
+                                [*_init_advice(rows), "normalized inputs"], NOTES_SIGNAL))
     for r in rows:
         if r["dead_share"] is not None and r["dead_share"] >= DEAD:
             out.append(_finding("dead_relu", r["name"], r["dead_share"], DEAD,
