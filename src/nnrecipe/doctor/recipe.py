@@ -27,7 +27,7 @@ from .health import GradientMonitor
 
 RUN_FORMAT = "nnrecipe-run"
 MIN_ROWS = 50                          # 60/20/20 leaves ≥ 10 rows in dev and test for the match check
-L2_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+L2_GRID = (0.01, 0.1, 0.3, 1.0, 3.0)             # a log grid, half-decade steps where λ usually lands
 KEEP_PROBS = (0.9, 0.8)
 MAX_WIDTH, MAX_DEPTH = 512, 4
 BIAS_KNOBS = ("width", "depth", "epochs", "lr")
@@ -54,6 +54,13 @@ class Config:
 
 def _rows(X):
     return X.reshape(len(X), -1)
+
+
+def _jagged(cost):
+    """True when J rose in more than a tenth of the epochs of its second half: the notes' sign of a
+    learning rate too large for the curvature."""
+    tail = np.diff(np.asarray(cost[len(cost) // 2:], dtype=np.float64))
+    return tail.size > 0 and np.mean(tail > 0) > 0.1
 
 
 def _images_augmentation():
@@ -149,12 +156,15 @@ class Recipe:
             new, why = replace(cfg, hidden=(*cfg.hidden, cfg.hidden[-1])), why + "one more hidden layer"
         elif knob == "epochs" and best["stopped"]:
             self._decide(f"train longer: not tried, experiment {best['rec']['id']} stopped on a plateau of J "
-                         f"after {best['rec']['epochs']} of {cfg.epochs} epochs")
+                         f"after {best['rec']['trained_epochs']} of {cfg.epochs} epochs")
             return None
-        elif knob == "epochs":
-            new, why = replace(cfg, epochs=2 * cfg.epochs), why + "train twice as long"
+        elif knob == "epochs":      # continue the incumbent: the first half is already trained
+            return self._run(replace(cfg, epochs=2 * cfg.epochs), knob, why + "train twice as long", warm=best)
+        elif knob == "lr" and not _jagged(best["rec"]["history"]["cost"]):
+            self._decide(f"a smaller learning rate: not tried, J of experiment {best['rec']['id']} fell smoothly")
+            return None
         elif knob == "lr":
-            new, why = replace(cfg, lr=cfg.lr / 3), why + "Adam with a third of the learning rate"
+            new, why = replace(cfg, lr=cfg.lr / 3), why + "J is jagged: Adam with a third of the learning rate"
         else:
             return None
         return self._run(new, knob, why)
@@ -183,17 +193,18 @@ class Recipe:
         return best
 
     def _learning_curve(self, best):
-        """Dev error at a quarter, a half and all of train: still falling means more data helps."""
-        shares = (0.25, 0.5)
-        runs = [self._run(replace(best["cfg"], train_share=f), "data", f"learning curve at {f:.0%} of train")
-                for f in shares]
+        """Dev error on half of train and on all of it: still falling with the last doubling means
+        more data would help (one extra run: the verdict needs no more)."""
+        shares = (0.5,)
+        cfg = replace(best["cfg"], epochs=best["rec"]["trained_epochs"])    # as long as the full-data run
+        runs = [self._run(replace(cfg, train_share=f), "data", f"learning curve at {f:.0%} of train") for f in shares]
         if any(r is None for r in runs):
             return
         points = [*runs, best]
         sizes = [round(len(self.split_.train) * f) for f in (*shares, 1.0)]
         dev = [r["dev_error"] for r in points]
-        gain = dev[1] - dev[2]             # what the last doubling of the data bought
-        verdict = (f"more data would help: doubling train from {sizes[1]} to {sizes[2]} cut dev error by "
+        gain = dev[0] - dev[1]             # what the last doubling of the data bought
+        verdict = (f"more data would help: doubling train from {sizes[0]} to {sizes[1]} cut dev error by "
                    f"{gain:.1%}" if gain > self._tolerance() / 2 else
                    f"more data is unlikely to help much: doubling train changed dev error by {-gain:+.1%}")
         self.learning_curve_ = {"sizes": sizes, "train_error": [r["train_error"] for r in points],
@@ -218,12 +229,15 @@ class Recipe:
     def _tolerance(self):
         return 0.02 if self.tolerance is None else self.tolerance
 
-    def _run(self, cfg, knob, why):
+    def _run(self, cfg, knob, why, warm=None):
+        """Train one configuration (from `warm`'s weights when given: only the epochs it lacks)."""
         key = cfg.key()
         if key in self._done and "net" in self._done[key]:
             return self._done[key]
-        if self.budget is not None and self._spent + cfg.epochs > self.budget:
-            self._decide(f"skipped ({why}): {cfg.epochs} more epochs would pass the budget of {self.budget}")
+        base = warm["rec"]["trained_epochs"] if warm else 0
+        todo = cfg.epochs - base
+        if self.budget is not None and self._spent + todo > self.budget:
+            self._decide(f"skipped ({why}): {todo} more epochs would pass the budget of {self.budget}")
             return None
         number = len(self.experiments_) + 1
         s = self.split_
@@ -235,6 +249,8 @@ class Recipe:
                   output="sigmoid" if self._n_out == 1 else "softmax", l2=cfg.l2, keep_prob=cfg.keep_prob,
                   seed=self.seed)
         net.normalizer = self.standardizer_
+        if warm is not None:
+            net.set_weights(warm["net"].get_weights())
         previous = self._done.get(key)
         if previous is not None and self.out is not None and (self.out / previous["model"]).exists():
             net = load(self.out / previous["model"])           # resumed: the run recorded it
@@ -244,9 +260,9 @@ class Recipe:
             if self.verbose:
                 self.log(f"experiment {number}: {why}")
             plateau = EarlyStopping(monitor="cost", patience=10, min_delta=1e-4, restore_best=False)
-            monitor = GradientMonitor(_rows(Xtr), ytr, every=max(1, cfg.epochs // 30), seed=self.seed)
+            monitor = GradientMonitor(_rows(Xtr), ytr, every=max(1, todo // 30), seed=self.seed)
             h = fit(net, Xtr if cfg.augment else _rows(Xtr), ytr, dev=(_rows(s.dev.X), s.dev.y),
-                    epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer,
+                    epochs=todo, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer,
                     callbacks=[plateau, monitor], seed=self.seed, verbose=self.verbose,
                     augment=_images_augmentation() if cfg.augment else None)
             hist = {k: [float(v) for v in getattr(h, k)]
@@ -264,6 +280,7 @@ class Recipe:
         if self.out is not None:
             net.save(self.out / model)
         rec = {"id": number, "knob": knob, "why": why, "config": asdict(cfg), "history": hist, "epochs": epochs,
+               "trained_epochs": base + epochs,
                "best_epoch": int(np.argmin(hist["dev_error"])) if hist["dev_error"] else None,
                "train_error": train_error, "dev_error": dev_error, "diagnosis": diag.to_dict(),
                "gradient_norms": grads["norms"], "gradient_epochs": grads["epochs"], "health": findings,
@@ -271,7 +288,7 @@ class Recipe:
         self.experiments_.append(rec)
         self._decide(f"experiment {number} ({why}): train {train_error:.2%}, dev {dev_error:.2%} → {diag.case}")
         result = {"cfg": cfg, "net": net, "diag": diag, "train_error": train_error, "dev_error": dev_error,
-                  "dev_cost": hist["dev_cost"][-1], "stopped": epochs < cfg.epochs, "rec": rec}
+                  "dev_cost": hist["dev_cost"][-1], "stopped": epochs < todo, "rec": rec}
         self._done[key] = result
         self._save()
         return result
