@@ -33,3 +33,13 @@ def print_load(quiet, others):
         print("WARNING: the machine was not quiet: the numbers below are pessimistic and noisy; "
               "rerun when it is idle.")
     print()
+
+
+def settle(seconds=0.5):
+    """(load of other processes over `seconds` of idling, cpu_seconds() and perf_counter() at the end):
+    how quiet the machine was before a benchmark, and the marks to measure it during."""
+    import time
+    cpu0, wall0 = cpu_seconds(), time.perf_counter()
+    time.sleep(seconds)
+    quiet = others_load(cpu0, cpu_seconds(), time.perf_counter() - wall0)
+    return quiet, cpu_seconds(), time.perf_counter()

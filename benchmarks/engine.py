@@ -13,17 +13,12 @@ One run measures, with every library limited to 2 threads:
     python benchmarks/engine.py [--epochs 3] [--repeats 5]
 """
 
-import argparse
 import math
-import os
 import platform
 import time
 import warnings
 
-N_THREADS = 2
-# Before numpy / torch load: some pools size themselves from these at import time.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, str(N_THREADS))
+from _workload import BATCH, LAYERS, LR, N_EXAMPLES, N_THREADS, make_data, parse_args  # noqa: I001  (pins the threads first)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -32,21 +27,9 @@ from sklearn.neural_network import MLPClassifier  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 import nnrecipe as nr
-from _machine import cpu_seconds, others_load, print_load  # noqa: E402
+from _machine import cpu_seconds, others_load, print_load, settle  # noqa: E402
 
-N_EXAMPLES, N_FEATURES, N_CLASSES = 20_000, 784, 10
-LAYERS = [N_FEATURES, 256, 128, N_CLASSES]
-BATCH, LR = 128, 1e-3
 TARGETS = {"torch": (1.2, 1.5), "scikit-learn": (2.0, 2.5), "peak": (0.80, 0.90)}   # (target, aim)
-
-
-def make_data(seed=0):
-    """Standard-normal float32 features; labels = argmax of a random linear teacher (+ noise)."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((N_EXAMPLES, N_FEATURES), dtype=np.float32)
-    teacher = rng.standard_normal((N_FEATURES, N_CLASSES), dtype=np.float32)
-    logits = X @ teacher + rng.standard_normal((N_EXAMPLES, N_CLASSES), dtype=np.float32)
-    return X, logits.argmax(axis=1).astype(np.int64)
 
 
 # ---- one training run per library: returns seconds --------------------------------------------
@@ -178,19 +161,11 @@ def verdict(value, target, aim):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per timed run (default 3)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per library, best kept (default 5)")
-    args = parser.parse_args(argv)
-    if args.epochs < 1 or args.repeats < 1:
-        parser.error("--epochs and --repeats must be >= 1")
+    args = parse_args(__doc__, argv, per="library")
 
     torch.set_num_threads(N_THREADS)
     with threadpool_limits(limits=N_THREADS):
-        cpu0, wall0 = cpu_seconds(), time.perf_counter()
-        time.sleep(0.5)
-        quiet = others_load(cpu0, cpu_seconds(), time.perf_counter() - wall0)
-        cpu0, wall0 = cpu_seconds(), time.perf_counter()
+        quiet, cpu0, wall0 = settle()
         X, y = make_data()
         peaks, floors = [matmul_peak()], [matmul_floor()]
         seconds = best_times(X, y, args.epochs, args.repeats)

@@ -10,36 +10,21 @@ and whether both runs end with bit-identical weights (the monitor must not chang
     python benchmarks/health.py [--epochs 3] [--repeats 5]
 """
 
-import argparse
 import math
-import os
 import platform
 import time
 
-N_THREADS = 2
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, str(N_THREADS))
+from _workload import BATCH, LAYERS, LR, N_EXAMPLES, N_THREADS, make_data, parse_args  # noqa: I001  (pins the threads first)
 
 import numpy as np
-from _machine import cpu_seconds, others_load, print_load
+from _machine import cpu_seconds, others_load, print_load, settle
 from threadpoolctl import threadpool_limits
 
 import nnrecipe as nr
 from nnrecipe.doctor.health import GradientMonitor, health
 
-N_EXAMPLES, N_FEATURES, N_CLASSES = 20_000, 784, 10
-LAYERS = [N_FEATURES, 256, 128, N_CLASSES]
-BATCH, LR, PROBE = 128, 1e-3, 256
+PROBE = 256
 TARGET = 0.05                     # the monitor may cost at most 5% of training time
-
-
-def make_data(seed=0):
-    """Standard-normal float32 features; labels = argmax of a random linear teacher (+ noise)."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((N_EXAMPLES, N_FEATURES), dtype=np.float32)
-    teacher = rng.standard_normal((N_FEATURES, N_CLASSES), dtype=np.float32)
-    logits = X @ teacher + rng.standard_normal((N_EXAMPLES, N_CLASSES), dtype=np.float32)
-    return X, logits.argmax(axis=1).astype(np.int64)
 
 
 def train(X, y, epochs, monitor):
@@ -67,18 +52,10 @@ def one_check(X, y, repeats=20):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per timed run (default 3)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per side, best kept (default 5)")
-    args = parser.parse_args(argv)
-    if args.epochs < 1 or args.repeats < 1:
-        parser.error("--epochs and --repeats must be >= 1")
+    args = parse_args(__doc__, argv, per="side")
 
     with threadpool_limits(limits=N_THREADS):
-        cpu0, wall0 = cpu_seconds(), time.perf_counter()
-        time.sleep(0.5)
-        quiet = others_load(cpu0, cpu_seconds(), time.perf_counter() - wall0)
-        cpu0, wall0 = cpu_seconds(), time.perf_counter()
+        quiet, cpu0, wall0 = settle()
         X, y = make_data()
         for monitor in (False, True):                  # warm-up (untimed)
             train(X[:5 * BATCH], y[:5 * BATCH], 1, monitor)
