@@ -1,0 +1,1 @@
+"""Adapters from nnrecipe to other libraries: scikit-learn estimators (`sklearn.py`)."""
