@@ -154,3 +154,20 @@ def test_claimed_size_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(serialize, "MAX_BYTES", 100)
     with pytest.raises(nr.NNRecipeError, match="refusing"):
         nr.load(tmp_path / "m.npz")
+
+
+def test_a_pickled_network_trains_its_live_weights():
+    import pickle
+
+    import nnrecipe as nr
+    from nnrecipe.datasets import football
+    X, y, _, _ = football()
+    net = nr.mlp([2, 8, 1], seed=0)
+    nr.fit(net, X, y, epochs=5, verbose=0)
+    back = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(back.theta, net.theta)
+    assert np.shares_memory(back.params["W1"], back.theta)            # the views are rebuilt
+    before = back.predict_proba(X).copy()
+    nr.fit(back, X, y, epochs=20, verbose=0)
+    assert not np.array_equal(back.predict_proba(X), before)
+    assert len(pickle.dumps(net)) < 2 * net.theta.nbytes + 20_000     # each array stored once

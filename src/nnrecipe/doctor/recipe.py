@@ -75,6 +75,8 @@ class Recipe:
     budget : total training epochs over all experiments (default: 12 × the first experiment's).
     out : a folder for run.json, models/ and the report; None keeps everything in memory.
     resume : reuse the experiments an earlier run recorded in `out`; force : discard that run.
+    trainer : None (the NumPy engine) or a `nnrecipe.torch.TorchTrainer(model_factory)`: the same
+        recipe drives a torch model (one process, or DDP under torchrun: only rank 0 writes).
 
     After fit: split_, match_, experiments_ (records, as in run.json), best_ (the chosen
     Network), best_dev_error_, diagnosis_, test_error_, record_ (the whole run.json dict).
@@ -84,8 +86,9 @@ class Recipe:
     """
 
     def __init__(self, baseline_error=0.0, tolerance=None, budget=None, seed=0, out=None, resume=False,
-                 force=False, verbose=1, log=print):
+                 force=False, verbose=1, log=print, trainer=None):
         self.baseline_error, self.tolerance, self.budget, self.seed = baseline_error, tolerance, budget, seed
+        self.trainer = trainer
         self.out, self.resume, self.force, self.verbose, self.log = out, resume, force, verbose, log
 
     # ---- the loop ---------------------------------------------------------------------
@@ -94,6 +97,10 @@ class Recipe:
         test : (X_test, y_test) when the data comes with its own test set, else split off."""
         self._validate(X, y)
         X, y = np.asarray(X), np.asarray(y)
+        self._writes = self.out is not None
+        if self.trainer is not None and self.out is not None:
+            from ..adapters.torch_train import is_main
+            self._writes = is_main()                          # under DDP only rank 0 writes
         self._prepare_out()
         s = split_dev(X, y, test, seed=self.seed) if test is not None else split(X, y, seed=self.seed)
         self.split_ = s
@@ -180,7 +187,7 @@ class Recipe:
         elif knob == "dropout":
             runs = [self._run(replace(cfg, keep_prob=p), "dropout", why + f"dropout keep_prob {p:g}")
                     for p in KEEP_PROBS]
-        elif knob == "augment" and self._images and not cfg.augment:
+        elif knob == "augment" and self._images and not cfg.augment and self.trainer is None:
             runs = [self._run(replace(cfg, augment=True), "augment", why + "augment images (rotate, zoom)")]
         elif knob == "data":
             self._learning_curve(best)
@@ -245,39 +252,27 @@ class Recipe:
         if cfg.train_share < 1:
             keep = np.random.default_rng(self.seed).permutation(len(Xtr))[: round(len(Xtr) * cfg.train_share)]
             Xtr, ytr = Xtr[keep], ytr[keep]
-        net = mlp([self.standardizer_.mean_.size, *cfg.hidden, self._n_out], hidden=cfg.activation,
-                  output="sigmoid" if self._n_out == 1 else "softmax", l2=cfg.l2, keep_prob=cfg.keep_prob,
-                  seed=self.seed)
-        net.normalizer = self.standardizer_
-        if warm is not None:
-            net.set_weights(warm["net"].get_weights())
         previous = self._done.get(key)
-        if previous is not None and self.out is not None and (self.out / previous["model"]).exists():
+        ext = ".npz" if self.trainer is None else ".pt"
+        recorded = previous is not None and self.out is not None and (self.out / previous["model"]).exists()
+        if recorded and self.trainer is None:
             net = load(self.out / previous["model"])           # resumed: the run recorded it
             hist, epochs = previous["history"], previous["epochs"]
             grads, findings = previous["gradients"], previous["health"]
         else:
             if self.verbose:
                 self.log(f"experiment {number}: {why}")
-            plateau = EarlyStopping(monitor="cost", patience=10, min_delta=1e-4, restore_best=False)
-            monitor = GradientMonitor(_rows(Xtr), ytr, every=max(1, todo // 30), seed=self.seed)
-            h = fit(net, Xtr if cfg.augment else _rows(Xtr), ytr, dev=(_rows(s.dev.X), s.dev.y),
-                    epochs=todo, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer,
-                    callbacks=[plateau, monitor], seed=self.seed, verbose=self.verbose,
-                    augment=_images_augmentation() if cfg.augment else None)
-            hist = {k: [float(v) for v in getattr(h, k)]
-                    for k in ("cost", "penalty", "train_error", "dev_cost", "dev_error")}
-            epochs = len(h)
-            grads = {"epochs": monitor.epochs, "norms": monitor.grad_norms}
-            findings = [f.to_dict() for f in monitor.findings]
-            for f in monitor.findings:
-                self._decide(f"gradient health, experiment {number}, epoch {f.epoch}: {f.message} → {f.repair}")
+            train = self._train_numpy if self.trainer is None else self._train_torch
+            net, hist, epochs, grads, findings = train(cfg, Xtr, ytr, todo, warm)
+            for f in findings:
+                self._decide(f"gradient health, experiment {number}, epoch {f['epoch']}: {f['message']} → "
+                             f"{f['repair']}")
         self._spent += epochs
         train_error = float(net.error(_rows(Xtr), ytr))             # on the rows it trained on
         dev_error = float(net.error(_rows(s.dev.X), s.dev.y))
         diag = diagnose(train_error, dev_error, self.baseline_error, self.tolerance)
-        model = f"models/exp{number:02d}.npz"
-        if self.out is not None:
+        model = f"models/exp{number:02d}{ext}"
+        if self._writes:
             net.save(self.out / model)
         rec = {"id": number, "knob": knob, "why": why, "config": asdict(cfg), "history": hist, "epochs": epochs,
                "trained_epochs": base + epochs,
@@ -292,6 +287,33 @@ class Recipe:
         self._done[key] = result
         self._save()
         return result
+
+    def _train_numpy(self, cfg, Xtr, ytr, todo, warm):
+        """(net, history dict, epochs run, gradient norms, findings) of one nnrecipe experiment."""
+        s = self.split_
+        net = mlp([self.standardizer_.mean_.size, *cfg.hidden, self._n_out], hidden=cfg.activation,
+                  output="sigmoid" if self._n_out == 1 else "softmax", l2=cfg.l2, keep_prob=cfg.keep_prob,
+                  seed=self.seed)
+        net.normalizer = self.standardizer_
+        if warm is not None:
+            net.set_weights(warm["net"].get_weights())
+        plateau = EarlyStopping(monitor="cost", patience=10, min_delta=1e-4, restore_best=False)
+        monitor = GradientMonitor(_rows(Xtr), ytr, every=max(1, todo // 30), seed=self.seed)
+        h = fit(net, Xtr if cfg.augment else _rows(Xtr), ytr, dev=(_rows(s.dev.X), s.dev.y),
+                epochs=todo, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer,
+                callbacks=[plateau, monitor], seed=self.seed, verbose=self.verbose,
+                augment=_images_augmentation() if cfg.augment else None)
+        hist = {k: [float(v) for v in getattr(h, k)] for k in ("cost", "penalty", "train_error", "dev_cost", "dev_error")}
+        return (net, hist, len(h), {"epochs": monitor.epochs, "norms": monitor.grad_norms},
+                [f.to_dict() for f in monitor.findings])
+
+    def _train_torch(self, cfg, Xtr, ytr, todo, warm):
+        """The same experiment with a torch model from the trainer's factory (one process or DDP)."""
+        s = self.split_
+        model, hist = self.trainer.train(asdict(cfg) | {"epochs": todo}, _rows(Xtr), ytr, _rows(s.dev.X), s.dev.y,
+                                         self.seed, normalizer=self.standardizer_,
+                                         warm=warm["net"] if warm else None)
+        return model, hist, self.trainer.epochs_run_, {"epochs": [], "norms": {}}, []
 
     # ---- the end: test once, record, report -----------------------------------------------
     def _finish(self):
@@ -309,8 +331,8 @@ class Recipe:
         self._decide(f"chose experiment {best['rec']['id']} (lowest dev error {best['dev_error']:.2%}); test set "
                      f"opened once: test error {self.test_error_:.2%} ± {self.record_['test']['interval']:.2%} "
                      f"(95%, n = {n})")
-        if self.out is not None:
-            self.best_.save(self.out / "model.npz")
+        if self._writes:
+            self.best_.save(self.out / ("model.npz" if self.trainer is None else "model.pt"))
         self._save()
 
     def _new_record(self, name, X, features, classes, s):
@@ -335,7 +357,7 @@ class Recipe:
         self.record_["lambda_sweep"] = getattr(self, "lambda_sweep_", [])
         self.record_["learning_curve"] = getattr(self, "learning_curve_", None)
         self.record_["spent_epochs"] = self._spent
-        if self.out is not None:
+        if self._writes:
             tmp = self.out / "run.json.tmp"
             tmp.write_text(json.dumps(self.record_, indent=1, default=_jsonable))
             os.replace(tmp, self.out / "run.json")
@@ -368,7 +390,8 @@ class Recipe:
             elif not self.resume:
                 raise NNRecipeError(f"--out {self.out} holds another run (run.json); pass --resume to continue it "
                                     "or --force to replace it")
-        (self.out / "models").mkdir(parents=True, exist_ok=True)
+        if self._writes:
+            (self.out / "models").mkdir(parents=True, exist_ok=True)
 
     def _load_previous(self):
         """With resume: the experiments a run in `out` recorded, by configuration."""

@@ -133,6 +133,16 @@ class Network:
                 raise NNRecipeError(f"weights[{name!r}] must have shape {params[name].shape}; got {value.shape}")
             params[name][...] = value
 
+    def __getstate__(self):
+        """Pickle (and deepcopy) the layers' arrays once; the flat θ they view is rebuilt on load."""
+        derived = {"_theta", "_dtheta", "_slots", "_params", "_grads", "_offsets", "_scratch", "_n_penalized"}
+        return {k: v for k, v in self.__dict__.items() if k not in derived}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.built:
+            self._flatten()
+
     def astype(self, dtype):
         """Convert every parameter to dtype ("float32" or "float64") in place; returns self."""
         self.dtype = resolve_dtype(dtype)
