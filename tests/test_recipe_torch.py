@@ -1,0 +1,29 @@
+"""The recipe driving a torch model; nnrecipe itself never imports torch."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import nnrecipe as nr
+from nnrecipe.doctor.recipe import Recipe
+
+torch_train = pytest.importorskip("nnrecipe.adapters.torch_train")
+
+
+def test_importing_nnrecipe_does_not_import_torch():
+    code = "import sys, nnrecipe, nnrecipe.sklearn; assert 'torch' not in sys.modules, 'torch imported'"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_recipe_drives_a_torch_model_and_records_it(tmp_path):
+    t = nr.load_dataset("football")
+    trainer = torch_train.TorchTrainer(torch_train.mlp_factory(2, 1))
+    r = Recipe(out=tmp_path, verbose=0, trainer=trainer, budget=1500).fit(t.X, t.y, test=t.test,
+                                                                          classes=t.classes)
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["experiments"][0]["model"].endswith(".pt") and (tmp_path / "model.pt").exists()
+    assert len(r.split_.test_openings) == 1 and r.test_error_ <= 0.12
+    assert r.test_error_ == pytest.approx(r.best_.error(*t.test))     # the torch model applies the normalizer
+    assert record["spent_epochs"] <= 1500
