@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from nnrecipe.cli import main
 from nnrecipe.data.io import write_data
@@ -57,3 +58,15 @@ def test_demo_vanishing_prints_its_table_and_writes_its_figure(tmp_path, capsys)
     assert main(["demo", "vanishing", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "1.5·I, linear" in out and "He, ReLU" in out and (tmp_path / "vanishing.png").exists()
+
+
+def test_run_logs_to_mlflow_when_asked(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = f"file:{tmp_path / 'mlruns'}"
+    assert main(["run", "circles", "--out", str(tmp_path / "c"), "--quiet", "--mlflow", uri]) == 0
+    assert "logged to MLflow" in capsys.readouterr().out
+    from mlflow.tracking import MlflowClient
+    client = MlflowClient(tracking_uri=uri)
+    [experiment] = [e for e in client.search_experiments() if e.name == "nnrecipe"]
+    assert client.search_runs([experiment.experiment_id])

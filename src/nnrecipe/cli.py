@@ -88,6 +88,8 @@ def parser():
     r.add_argument("--resume", action="store_true", help="continue the run recorded in --out")
     r.add_argument("--force", action="store_true", help="replace the run recorded in --out")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--mlflow", metavar="URI", help="also log the run to this MLflow tracking URI "
+                                                   "(http://host:5000, file:mlruns, ...; needs the mlflow extra)")
     d = sub.add_parser("demo", help="the notes' illustrations: init, vanishing, regularization")
     d.add_argument("name", choices=["init", "vanishing", "regularization"])
     d.add_argument("--out", default="demo", help="where the figures go (default ./demo)")
@@ -213,6 +215,9 @@ def run(args):
                   f"{test['error']:.2%} ± {test['interval']:.2%}[/] (95%, n = {test['n']}) · "
                   f"{recipe.record_['spent_epochs']} epochs over {len(recipe.experiments_)} experiments")
     console.print(f"run folder {out}: run.json, model.npz" + (f", {report.name}" if report else ""))
+    if args.mlflow:
+        from .adapters.mlflow import log_run
+        console.print(f"logged to MLflow at {args.mlflow}: run {log_run(out, recipe.record_, args.mlflow)}")
     return 0
 
 

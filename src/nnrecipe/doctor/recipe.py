@@ -326,7 +326,8 @@ class Recipe:
         self.record_["test"] = {"error": self.test_error_, "n": n,
                                 "interval": Z95 * math.sqrt(self.test_error_ * (1 - self.test_error_) / n),
                                 "opened_at": self.split_.test_openings[0][0], "reason": self.split_.test_openings[0][1]}
-        self.record_["final"] = {"experiment": best["rec"]["id"], "model": "model.npz",
+        self.record_["final"] = {"experiment": best["rec"]["id"], "model": "model.npz" if self.trainer is None
+                                 else "model.pt",
                                  "diagnosis": self.diagnosis_.to_dict()}
         self._decide(f"chose experiment {best['rec']['id']} (lowest dev error {best['dev_error']:.2%}); test set "
                      f"opened once: test error {self.test_error_:.2%} ± {self.record_['test']['interval']:.2%} "
