@@ -27,3 +27,11 @@ def test_recipe_drives_a_torch_model_and_records_it(tmp_path):
     assert len(r.split_.test_openings) == 1 and r.test_error_ <= 0.12
     assert r.test_error_ == pytest.approx(r.best_.error(*t.test))     # the torch model applies the normalizer
     assert record["spent_epochs"] <= 1500
+
+
+def test_nnrecipe_torch_fit_runs_the_recipe_on_a_factory():
+    import nnrecipe.torch as nt
+    t = nr.load_dataset("moons", n=300)
+    r = nt.fit(nt.mlp_factory(2, 1), t.X, t.y, verbose=0, budget=1000)
+    assert r.record_["spent_epochs"] <= 1000 and r.test_error_ <= 0.15
+    assert isinstance(r.best_, nt.TorchModel)

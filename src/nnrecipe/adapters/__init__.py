@@ -1,1 +1,1 @@
-"""Adapters from nnrecipe to other libraries: scikit-learn estimators (`sklearn.py`)."""
+"""Adapters from nnrecipe to other libraries: scikit-learn estimators, PyTorch tools and training, MLflow."""
