@@ -322,7 +322,7 @@ def test_monitor_healthy_he_relu_net_records_norms_and_removes_hooks():
     torch.manual_seed(8)
     model = mlp([20, 64, 64, 64, 3], nn.ReLU)
     init_(model)
-    monitor = GradientMonitor(model)
+    monitor = GradientMonitor(model, every=1)
     assert hooks(model) == 4                                    # armed for the first step
     train(model, monitor, steps=5, epochs=2)
     assert monitor.findings == [] and monitor.report.ok and monitor.epochs == [0, 1]
