@@ -24,6 +24,7 @@ def test_recipe_drives_a_torch_model_and_records_it(tmp_path):
                                                                           classes=t.classes)
     record = json.loads((tmp_path / "run.json").read_text())
     assert record["experiments"][0]["model"].endswith(".pt") and (tmp_path / "model.pt").exists()
+    assert record["experiments"][0]["gradient_norms"]                # the torch GradientMonitor ran
     assert len(r.split_.test_openings) == 1 and r.test_error_ <= 0.12
     assert r.test_error_ == pytest.approx(r.best_.error(*t.test))     # the torch model applies the normalizer
     assert record["spent_epochs"] <= 1500

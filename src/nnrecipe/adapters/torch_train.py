@@ -22,6 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from .._checks import as_matrix, as_targets, one_of, positive, probability
 from ..errors import DivergenceWarning, NNRecipeError, expect
+from .torch import GradientMonitor
 
 KEYS = ("hidden", "keep_prob", "l2", "lr", "epochs", "batch_size", "optimizer")
 FIELDS = ("cost", "penalty", "train_error", "dev_cost", "dev_error")
@@ -162,9 +163,11 @@ class TorchTrainer:
             net = DistributedDataParallel(module, device_ids=[self.device] if self.device.type == "cuda" else None)
         opt = _optimizer(c["optimizer"], module.parameters(), c["lr"])
         shuffle = torch.Generator().manual_seed(seed)  # the same permutation on every rank
+        batches = 1 if c["batch_size"] is None else math.ceil(len(Xt) / c["batch_size"])
+        watch = GradientMonitor(module, every=max(1, batches // 4))    # a few records per epoch
         m, history, best, wait = len(Xt), {k: [] for k in FIELDS}, math.inf, 0
         self.stop_reason_ = None
-        for _ in range(c["epochs"]):
+        for epoch in range(c["epochs"]):
             net.train()
             # Σ loss, Σ errors, Σ penalty·|B_r|, rows; then dev Σ loss, Σ errors, rows: summed over ranks below
             sums = torch.zeros(7, dtype=torch.float64, device=self.device)
@@ -179,6 +182,7 @@ class TorchTrainer:
                 loss, penalty = _loss_sum(z, yt[idx]), l2_penalty(module, c["l2"], m)
                 opt.zero_grad(set_to_none=True)
                 (world * (loss / len(batch) + (hi - lo) / len(batch) * penalty)).backward()
+                watch.step()                          # after DDP's all-reduce: the same norms on every rank
                 opt.step()
                 sums[0] += loss.detach()
                 sums[1] += (_labels(z.detach()) != yt[idx]).sum()
@@ -195,6 +199,7 @@ class TorchTrainer:
                 logs |= {"dev_cost": s[4] / s[6], "dev_error": s[5] / s[6]}
             for k, v in logs.items():
                 history[k].append(float(v))
+            watch.epoch_end(epoch)
             if not math.isfinite(logs["cost"]):
                 self.stop_reason_ = f"the cost became {logs['cost']}: try a lower learning rate"
                 warnings.warn(self.stop_reason_, DivergenceWarning, stacklevel=2)
@@ -204,6 +209,8 @@ class TorchTrainer:
                 self.stop_reason_ = f"plateau: J gained less than {PLATEAU_MIN_DELTA:g} in {PLATEAU_PATIENCE} epochs"
                 break
         self.epochs_run_ = len(history["cost"])
+        watch.remove()
+        self.monitor_ = watch
         return TorchModel(module, self.device, normalizer), history
 
 

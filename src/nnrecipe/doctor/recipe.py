@@ -313,7 +313,9 @@ class Recipe:
         model, hist = self.trainer.train(asdict(cfg) | {"epochs": todo}, _rows(Xtr), ytr, _rows(s.dev.X), s.dev.y,
                                          self.seed, normalizer=self.standardizer_,
                                          warm=warm["net"] if warm else None)
-        return model, hist, self.trainer.epochs_run_, {"epochs": [], "norms": {}}, []
+        watch = self.trainer.monitor_
+        return (model, hist, self.trainer.epochs_run_, {"epochs": [], "norms": watch.grad_norms},
+                [f.to_dict() for f in watch.findings])
 
     # ---- the end: test once, record, report -----------------------------------------------
     def _finish(self):
