@@ -70,3 +70,25 @@ def test_run_logs_to_mlflow_when_asked(tmp_path, capsys, monkeypatch):
     client = MlflowClient(tracking_uri=uri)
     [experiment] = [e for e in client.search_experiments() if e.name == "nnrecipe"]
     assert client.search_runs([experiment.experiment_id])
+
+
+def test_run_on_a_folder_of_images_and_a_csv_with_text_labels(tmp_path):
+    from PIL import Image
+
+    import nnrecipe as nr
+    d = nr.load_dataset("digits", images=True)
+    keep = np.flatnonzero(d.y < 2)[:120]
+    for i in keep:
+        folder = tmp_path / "imgs" / ("zero" if d.y[i] == 0 else "one")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((d.X[i] * 16).clip(0, 255).astype(np.uint8)).save(folder / f"{i}.png")
+    assert main(["run", str(tmp_path / "imgs"), "--out", str(tmp_path / "r1"), "--quiet", "--budget", "600"]) == 0
+    record = json.loads((tmp_path / "r1" / "run.json").read_text())
+    assert record["data"]["images"] and record["data"]["classes"] == ["one", "zero"]
+    assert record["test"]["error"] <= 0.1
+
+    t = nr.load_dataset("moons", n=200)
+    write_data(tmp_path / "m.csv", t.X, np.array(["a", "b"])[t.y], ["u", "v"], "kind")
+    assert main(["run", str(tmp_path / "m.csv"), "--target", "kind", "--out", str(tmp_path / "r2"), "--quiet",
+                 "--budget", "600"]) == 0
+    assert json.loads((tmp_path / "r2" / "run.json").read_text())["data"]["classes"] == ["a", "b"]
