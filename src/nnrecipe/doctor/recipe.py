@@ -151,7 +151,7 @@ class Recipe:
                 best = self._try_variance(variance.pop(0), best, d)
             else:
                 left = "bias" if d.high_bias else "variance"
-                self._decide(f"stop: {d.case}, and every {left} knob of the recipe has been tried")
+                self._decide(f"stop: {d.case}, and no {left} knob of the recipe is left to turn")
                 break
         self._best = best
 
