@@ -128,11 +128,6 @@ class _NNEstimator(BaseEstimator):
         self.best_epoch_ = callbacks[0].best_epoch if callbacks else None
         return self
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        if "net_" in self.__dict__:     # unpickling copies each view of θ apart: tie them to one θ again
-            self.net_.astype(self.net_.dtype)
-
 
 _PARAMETERS = """
     Parameters

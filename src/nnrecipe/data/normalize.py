@@ -8,6 +8,16 @@ from .._checks import as_rows
 from ..errors import LeakageWarning, NNRecipeError
 
 
+def merge_moments(a, b):
+    """Chan, Golub & LeVeque's merge of two (count, mean, sum of squared deviations M2) summaries:
+    M2 = M2_a + M2_b + δ²·n_a·n_b/n, mean = mean_a + δ·n_b/n, δ = mean_b − mean_a; exact, and stable
+    chunk by chunk. Returns (n, mean, M2)."""
+    (n_a, mean_a, m2_a), (n_b, mean_b, m2_b) = a, b
+    n = n_a + n_b
+    delta = mean_b - mean_a
+    return n, mean_a + delta * (n_b / n), m2_a + m2_b + delta ** 2 * (n_a * n_b / n)
+
+
 class Standardizer:
     """x ← (x − μ) / σ with μ and σ² from the data given to fit (the training set).
 
@@ -38,12 +48,9 @@ class Standardizer:
         else:
             if X.shape[1] != self.mean_.size:
                 raise NNRecipeError(f"X must have {self.mean_.size} columns (as in earlier chunks); got {X.shape[1]}")
-            # Chan, Golub & LeVeque's merge of two (count, mean, sum of squared deviations) summaries:
-            # M2 = M2_a + M2_b + δ²·n_a·n_b/n with δ = mean_b − mean_a; exact, and stable chunk by chunk.
-            n_a, n = self.n_samples_seen_, self.n_samples_seen_ + n_b
-            delta = mean_b - self.mean_
-            m2 = self.var_ * n_a + m2_b + delta ** 2 * (n_a * n_b / n)
-            self.mean_, self.var_, self.n_samples_seen_ = self.mean_ + delta * (n_b / n), m2 / n, n
+            n_a = self.n_samples_seen_
+            n, self.mean_, m2 = merge_moments((n_a, self.mean_, self.var_ * n_a), (n_b, mean_b, m2_b))
+            self.var_, self.n_samples_seen_ = m2 / n, n
         self._set_scale()
         if held_out is not None:
             self._report_leakage(X, held_out, stacklevel)

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..errors import NNRecipeError, expect
-from .normalize import Standardizer
+from .normalize import Standardizer, merge_moments
 from .split import SETS, allocate, auto_share, split_by_key, split_sizes
 
 BATCH_ROWS = 1 << 18              # rows per record batch read (row groups written: about twice that)
@@ -361,13 +361,7 @@ class _Moments:
             mean_b[j] = d.sum() / m
             d -= mean_b[j]
             m2_b[j] = d @ d
-        # Chan, Golub & LeVeque's merge, as in Standardizer.partial_fit:
-        # M2 = M2_a + M2_b + δ²·n_a·m/(n_a + m), mean = mean_a + δ·m/(n_a + m), δ = mean_b − mean_a.
-        n = self.n + m
-        delta = mean_b - self.mean
-        self.m2 += m2_b + delta ** 2 * (self.n * m / n)
-        self.mean += delta * (m / n)
-        self.n = n
+        self.n, self.mean, self.m2 = merge_moments((self.n, self.mean, self.m2), (m, mean_b, m2_b))
 
     def standardizer(self):
         return Standardizer.from_state({"mean": self.mean, "var": self.m2 / max(self.n, 1),
