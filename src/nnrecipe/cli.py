@@ -208,7 +208,7 @@ def run(args):
     recipe.fit(t.X, t.y, test=t.test, name=name, features=t.features, classes=t.classes)
     for line in recipe.decisions_:
         console.print(f"  · {line}")
-    report = _write_report(out, recipe, t)
+    report = _write_report(out, recipe)
     test = recipe.record_["test"]
     console.print(f"[bold]{recipe.diagnosis_.case}[/] (train {recipe.diagnosis_.train_error:.2%}, dev "
                   f"{recipe.diagnosis_.dev_error:.2%}, baseline {recipe.baseline_error:.2%}) · [bold]test error "
@@ -231,7 +231,7 @@ def _bundled_images(name):
     return load_dataset(name, images=True)
 
 
-def _write_report(out, recipe, t):
+def _write_report(out, recipe):
     """report.html beside run.json, with the decision boundary when the data has two features."""
     from .report import write_report
     s = recipe.split_

@@ -113,7 +113,7 @@ class Recipe:
         self._n_dev = len(s.dev)
         self._spent, self._done, self.experiments_, self.decisions_ = 0, {}, [], []
         self._load_previous()
-        self.record_ = self._new_record(name, X, features, classes, s)
+        self.record_ = self._new_record(name, features, classes, s)
         self._decide(f"split: {s.sizes}")
         self._decide(("dev and test match: " if self.match_.same else "WARNING, dev and test differ: ")
                      + self.match_.verdict + ("" if self.match_.same else
@@ -338,7 +338,7 @@ class Recipe:
             self.best_.save(self.out / ("model.npz" if self.trainer is None else "model.pt"))
         self._save()
 
-    def _new_record(self, name, X, features, classes, s):
+    def _new_record(self, name, features, classes, s):
         return {"format": RUN_FORMAT, "version": 1, "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 "data": {"name": str(name), "n": len(s.train) + len(s.dev) + len(s.test),
                          "n_features": int(self.standardizer_.mean_.size),
@@ -419,6 +419,4 @@ def _jsonable(value):
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
-    if isinstance(value, tuple):
-        return list(value)
     return str(value)
