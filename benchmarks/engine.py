@@ -18,16 +18,15 @@ import platform
 import time
 import warnings
 
-from _workload import BATCH, LAYERS, LR, N_EXAMPLES, N_THREADS, make_data, parse_args  # noqa: I001  (pins the threads first)
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.neural_network import MLPClassifier  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+import numpy as np
+import torch
+from _machine import cpu_seconds, others_load, print_load, settle
+from _workload import BATCH, LAYERS, LR, N_EXAMPLES, N_THREADS, make_data, parse_args
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
+from threadpoolctl import threadpool_limits
 
 import nnrecipe as nr
-from _machine import cpu_seconds, others_load, print_load, settle  # noqa: E402
 
 TARGETS = {"torch": (1.2, 1.5), "scikit-learn": (2.0, 2.5), "peak": (0.80, 0.90)}   # (target, aim)
 

@@ -40,13 +40,13 @@ N_THREADS = 2
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, str(N_THREADS))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+import numpy as np
+import torch
+import torch.nn.functional as F
+from _machine import cpu_seconds, others_load
+from threadpoolctl import threadpool_limits
 
 import nnrecipe as nr
-from _machine import cpu_seconds, others_load  # noqa: E402
 
 LAYERS = [24, 128, 128, 40]          # 24·128+128 + 128·128+128 + 128·40+40 = 24 872 parameters
 N_EXAMPLES = 64
@@ -291,7 +291,7 @@ def main(argv=None):
     def loop():
         a = flatten(list(net.gradients(X, y).items()))
         return loop_gradcheck(J_np, a)
-    t, (numeric, difference) = best_of(loop, args.slow_repeats)
+    t, (_numeric, difference) = best_of(loop, args.slow_repeats)
     rows["NumPy per-coordinate loop"] = (t, f"{n} (all)", f"best of {max(1, args.slow_repeats)}")
     checks.append(("NumPy per-coordinate loop", f"difference vs net.gradients {difference:.3e} → "
                    f"{_verdict(difference)}", _verdict(difference)))
@@ -332,7 +332,7 @@ def main(argv=None):
             print(f"\nnnrecipe full, time per parameter array (one run, {fmt_time(total)} in all):")
             for name, p in net.params.items():
                 t = seconds.get(name, float("nan"))
-                print(f"  {name:<4} {str(p.shape):<11} {p.size:>6} coordinates  {fmt_time(t):>9}  {t / total:6.1%}")
+                print(f"  {name:<4} {p.shape!s:<11} {p.size:>6} coordinates  {fmt_time(t):>9}  {t / total:6.1%}")
     wall = time.perf_counter() - began
     load = others_load(cpu_began, cpu_seconds(), wall)
     print(f"\nrun: {wall:.0f} s; other processes kept "

@@ -14,10 +14,9 @@ import math
 import platform
 import time
 
-from _workload import BATCH, LAYERS, LR, N_EXAMPLES, N_THREADS, make_data, parse_args  # noqa: I001  (pins the threads first)
-
 import numpy as np
 from _machine import cpu_seconds, others_load, print_load, settle
+from _workload import BATCH, LAYERS, LR, N_EXAMPLES, N_THREADS, make_data, parse_args
 from threadpoolctl import threadpool_limits
 
 import nnrecipe as nr

@@ -30,7 +30,7 @@ def test_train_football_and_load_the_model(tmp_path):
     assert net.l2 == 0.7 and [type(layer).__name__ for layer in net.layers] == [
         "Dense", "Dropout", "Dense", "Dropout", "Dense"]
     from nnrecipe.datasets import football
-    X, y, Xt, yt = football()
+    _X, _y, Xt, yt = football()
     assert net.normalizer is not None and (net.predict(Xt) == yt).mean() > 0.85
     wrong = int(round(net.error(Xt, yt) * 200))
     assert f"test error {wrong / 200:.2%} ({wrong}/200)" in result.stdout

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import course_network
 
 import nnrecipe as nr
-from conftest import course_network
 
 
 def train_course(net, X, y):

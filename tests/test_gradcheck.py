@@ -210,7 +210,7 @@ def check_case(bug, settings, gc_kwargs):
 @pytest.mark.parametrize("bug", list(CASES))
 def test_planted_bug_is_found_and_located(bug):
     settings, at_fault, gc_kwargs = CASES[bug]
-    net, report = check_case(bug, settings, gc_kwargs)
+    _net, report = check_case(bug, settings, gc_kwargs)
     assert report.verdict == "bug" and not report, str(report)
     assert set(report.at_fault) == at_fault, str(report)
     for name, check in report.by_param.items():
@@ -222,7 +222,7 @@ def test_planted_bug_is_found_and_located(bug):
 @pytest.mark.parametrize("bug", list(CASES))
 def test_same_layer_without_the_bug_is_ok(bug):
     settings, _, gc_kwargs = CASES[bug]
-    net, report = check_case(None, settings, gc_kwargs)
+    _net, report = check_case(None, settings, gc_kwargs)
     assert report.verdict == "ok" and report, str(report)
     assert report.difference <= 1e-7
     assert report.at_fault == [] and report.kinks == 0
@@ -439,7 +439,7 @@ def test_relu_kink_behind_a_user_layer_is_left_out():
     assert report.by_param["s1"].kinks == 3          # s[j] moves z[i, k] by ε·x[i, j]·W2[j, k] ≠ 0
     assert report.by_param["W2"].kinks == 3 and report.by_param["b2"].kinks == 1
     assert report.by_param["W3"].kinks == report.by_param["b3"].kinks == 0
-    numeric, analytic, relative = naive_coordinate(net, X, y, "s1", (i % 3,))
+    _numeric, _analytic, relative = naive_coordinate(net, X, y, "s1", (i % 3,))
     assert relative > 1e-3                           # what the naive comparison would have flagged
 
 
@@ -548,7 +548,7 @@ def test_report_names_and_table():
         assert list(report.by_param) == list(net.params) == expected
         text = str(report)
         for name, p in net.params.items():
-            assert re.search(rf"^\s*{name}\b.*{re.escape(str(p.shape))}", text, re.M), (name, text)
+            assert re.search(rf"^\s*{name}\b.*{re.escape(str(p.shape))}", text, re.MULTILINE), (name, text)
             assert report.by_param[name].shape == p.shape
             if mode == "full":
                 assert report.by_param[name].checked == p.size
@@ -658,8 +658,8 @@ def test_hidden_softmax_is_no_false_alarm(build):
 
 
 def test_scalar_parameter_in_the_low_level_form():
-    cost = lambda p: float(p["a"] ** 2 + (p["w"] ** 2).sum())       # noqa: E731
-    grad = lambda p: {"a": 2 * p["a"], "w": 2 * p["w"]}             # noqa: E731
+    cost = lambda p: float(p["a"] ** 2 + (p["w"] ** 2).sum())
+    grad = lambda p: {"a": 2 * p["a"], "w": 2 * p["w"]}
     assert nr.gradcheck(cost, {"a": 2.0, "w": np.array([1.0, -1.0])}, grad, mode="fast").verdict == "ok"
     report = nr.gradcheck(cost, {"a": 2.0, "w": np.array([1.0, -1.0])}, grad)
     assert report.verdict == "ok" and report.by_param["a"].shape == ()
@@ -667,7 +667,7 @@ def test_scalar_parameter_in_the_low_level_form():
 
 @pytest.mark.parametrize("mode", ["full", "fast"])
 def test_grad_fn_missing_a_scalar_key(mode):
-    cost = lambda p: float(p["a"] ** 2 + (p["w"] ** 2).sum())       # noqa: E731
+    cost = lambda p: float(p["a"] ** 2 + (p["w"] ** 2).sum())
     with pytest.raises(nr.NNRecipeError, match=r"\bgrad_fn\b.*'a'"):
         nr.gradcheck(cost, {"a": 2.0, "w": np.array([1.0, -1.0])}, lambda p: {"w": 2 * p["w"]}, mode=mode)
 

@@ -32,7 +32,7 @@ def cost(x, y, p):
 
 
 def backward(x, y, p, buggy):
-    z1, a1, z2, a2, z3, a3 = forward(x, p)
+    _z1, a1, _z2, a2, _z3, a3 = forward(x, p)
     m = x.shape[1]
     dz3 = a3 - y
     dW3 = dz3 @ a2.T / m

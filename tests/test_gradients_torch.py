@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-import torch.nn.functional as F  # noqa: E402
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+import torch.nn.functional as F
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-import nnrecipe as nr  # noqa: E402
+import nnrecipe as nr
 
 # Any RuntimeWarning (overflow, invalid value, divide by zero) raised in this file is a failure.
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")

@@ -86,8 +86,8 @@ class GradcheckReport:
         return self.verdict == "ok"
 
     def __str__(self):
-        lines = [f"gradient check ({self.mode}, ε = {self.epsilon:g}): difference {self.difference:.3e} → "
-                 f"{self.verdict}; {self.checked} compared, {self.kinks} left out at kinks",
+        lines = [(f"gradient check ({self.mode}, ε = {self.epsilon:g}): difference {self.difference:.3e} → "
+                  f"{self.verdict}; {self.checked} compared, {self.kinks} left out at kinks"),
                  f"{'param':<10}{'shape':<14}{'checked':>9}{'kinks':>7}{'difference':>13}  verdict"]
         for c in self.by_param.values():
             lines.append(f"{c.name:<10}{c.shape!s:<14}{c.checked:>9}{c.kinks:>7}{c.difference:>13.3e}  {c.verdict}")
