@@ -12,21 +12,23 @@ One run measures, with every library limited to 2 threads:
 
     python benchmarks/engine.py [--epochs 3] [--repeats 5]
 """
+# ruff: noqa: I001  (_workload must be imported before numpy and torch)
 
 import math
 import platform
 import time
 import warnings
 
+from _workload import BATCH, LAYERS, LR, N_EXAMPLES, N_THREADS, make_data, parse_args  # first: it pins the BLAS threads
+
 import numpy as np
 import torch
-from _machine import cpu_seconds, others_load, print_load, settle
-from _workload import BATCH, LAYERS, LR, N_EXAMPLES, N_THREADS, make_data, parse_args
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
 import nnrecipe as nr
+from _machine import cpu_seconds, others_load, print_load, settle
 
 TARGETS = {"torch": (1.2, 1.5), "scikit-learn": (2.0, 2.5), "peak": (0.80, 0.90)}   # (target, aim)
 

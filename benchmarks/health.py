@@ -9,14 +9,16 @@ and whether both runs end with bit-identical weights (the monitor must not chang
 
     python benchmarks/health.py [--epochs 3] [--repeats 5]
 """
+# ruff: noqa: I001  (_workload must be imported before numpy and torch)
 
 import math
 import platform
 import time
 
+from _workload import BATCH, LAYERS, LR, N_EXAMPLES, N_THREADS, make_data, parse_args  # first: it pins the BLAS threads
+
 import numpy as np
 from _machine import cpu_seconds, others_load, print_load, settle
-from _workload import BATCH, LAYERS, LR, N_EXAMPLES, N_THREADS, make_data, parse_args
 from threadpoolctl import threadpool_limits
 
 import nnrecipe as nr
