@@ -206,3 +206,25 @@ def test_bad_parameters_raise_at_fit_not_init(Estimator, param, value):
     assert est.get_params()[param] == value
     with pytest.raises(nr.NNRecipeError, match=param):
         est.fit(*blobs(n=50))
+
+
+@pytest.mark.parametrize("estimator", [NNClassifier(), NNRegressor()], ids=["classifier", "regressor"])
+def test_defaults_pass_every_estimator_check(estimator):
+    # the README's claim, for the estimators as users construct them (dtype follows X: float64)
+    import warnings
+
+    from sklearn.exceptions import SkipTestWarning
+    from sklearn.utils.estimator_checks import check_estimator
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkipTestWarning)      # sklearn's own skips (pandas, array API)
+        results = check_estimator(estimator, on_fail=None)
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    assert failed == []
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_default_dtype_follows_X(dtype):
+    X, y = blobs(60)
+    clf = NNClassifier(hidden_layer_sizes=(4,), epochs=2, random_state=0).fit(X.astype(dtype), y)
+    assert clf.net_.dtype == dtype
+    assert NNClassifier(dtype="float32", hidden_layer_sizes=(4,), epochs=2).fit(X, y).net_.dtype == np.float32
