@@ -68,6 +68,27 @@ def nan_at(a, index, value=np.nan):
     (lambda: nr.mlp([3, 2, 2], output="linear").cost(X, y), r"y must have 2 column"),
     (lambda: nr.mlp([3, 2, 1], seed=0).set_weights({"W1": 0}), r"weights must have the keys"),
     (lambda: nr.Standardizer().transform(X), r"not fitted"),
+    # audit #18: bad seeds, dtypes and callbacks
+    (lambda: nr.mlp([3, 4, 1], seed="x"), r"^seed must be an int ≥ 0, a numpy SeedSequence or None; got 'x'$"),
+    (lambda: nr.mlp([3, 4, 1], seed=-1), r"^seed must be an int ≥ 0.*; got -1$"),
+    (lambda: nr.mlp([3, 4, 1], seed=1.0), r"^seed must be an int ≥ 0.*; got 1.0$"),
+    (lambda: nr.mlp([3, 4, 1], seed=np.random.default_rng(0)), r"^seed must be an int ≥ 0"),
+    (lambda: nr.Network([nr.Dense(1, "sigmoid")], seed=True), r"^seed must be an int ≥ 0.*; got True$"),
+    (lambda: fit(seed="x"), r"^seed must be an int ≥ 0.*; got 'x'$"),
+    (lambda: fit(seed=-1), r"^seed must be an int ≥ 0.*; got -1$"),
+    (lambda: nr.mlp([3, 4, 1], dtype="banana"), r"^dtype must be 'float32' or 'float64'; got 'banana'$"),
+    (lambda: nr.mlp([3, 4, 1], dtype=None), r"^dtype must be 'float32' or 'float64'; got None$"),
+    (lambda: nr.mlp([3, 4, 1], dtype="int32"), r"^dtype must be 'float32' or 'float64'"),
+    (lambda: nr.mlp([3, 4, 1], seed=0).astype("banana"), r"^dtype must be 'float32' or 'float64'"),
+    (lambda: fit(callbacks=[5]), r"^callbacks must be a list of callbacks .*; got 5 at position 0$"),
+    (lambda: fit(callbacks=[nr.EarlyStopping(monitor="cost"), "x"]), r"^callbacks must .*; got 'x' at position 1$"),
+    (lambda: fit(callbacks=5), r"^callbacks must be a list of callbacks .*; got int$"),
+    (lambda: fit(callbacks=nr.EarlyStopping), r"^callbacks must be a list of callbacks"),     # the class itself
+    # numpy scalars are shown as plain values, not np.float64(...)
+    (lambda: fit(lr=np.float64(-0.5)), r"^lr must be > 0; got -0.5$"),
+    (lambda: fit(verbose=np.int64(5)), r"^verbose must be 0 or 1; got 5$"),
+    (lambda: nr.mlp([3, 4, 1], keep_prob=np.float64(np.nan)), r"^keep_prob must be in \(0, 1\]; got nan$"),
+    (lambda: nr.mlp([3, 4, 1], l2=np.float32(-1)), r"^l2 must be >= 0; got -1.0$"),
 ])
 def test_bad_input(call, pattern):
     with pytest.raises(nr.NNRecipeError, match=pattern) as info:

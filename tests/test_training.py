@@ -154,6 +154,35 @@ def test_early_stopping_restores_the_best_weights():
     assert rec.events[0] == "begin" and rec.events[-1] == "end"
 
 
+def test_a_single_callback_is_a_list_of_one():
+    X, y = toy(n=60)
+    Xd, yd = toy(n=60, seed=5)
+    runs = []
+    for callbacks in (nr.EarlyStopping(monitor="dev_cost", patience=3), [nr.EarlyStopping(monitor="dev_cost", patience=3)]):
+        net = nr.mlp([3, 16, 1], seed=0, dtype="float64")
+        hist = nr.fit(net, X, y, dev=(Xd, yd), epochs=300, lr=0.05, callbacks=callbacks, verbose=0)
+        runs.append((len(hist), net.theta.copy(), hist.stop_reason))
+    assert runs[0][0] == runs[1][0] < 300 and "early stopping" in runs[0][2]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_callbacks_none_is_no_callbacks():
+    X, y = toy(n=30)
+    assert len(nr.fit(nr.mlp([3, 4, 1], seed=0), X, y, epochs=3, callbacks=None, verbose=0)) == 3
+
+
+def test_checkpoint_into_a_missing_folder_fails_before_training(tmp_path):
+    X, y = toy(n=30)
+    net = nr.mlp([3, 4, 1], seed=0)
+    before = net.theta.copy()
+    rec = Recorder()
+    with pytest.raises(nr.NNRecipeError, match=r"^Checkpoint path must be a file in an existing folder; got '.*nodir"):
+        nr.fit(net, X, y, epochs=3, verbose=0, callbacks=[rec, nr.Checkpoint(tmp_path / "nodir" / "ck.npz")])
+    assert rec.events == [] and np.array_equal(net.theta, before)           # not one epoch trained
+    with pytest.raises(nr.NNRecipeError, match=r"^Checkpoint path must be a file, not a folder"):
+        nr.fit(net, X, y, epochs=3, verbose=0, callbacks=nr.Checkpoint(tmp_path))
+
+
 def test_early_stopping_restores_even_without_stopping():
     X, y = toy(n=60)
     net = nr.mlp([3, 32, 1], seed=0, dtype="float64")

@@ -1,6 +1,8 @@
 """Validation of user input: every failure is an NNRecipeError naming the argument."""
 
 import numbers
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -45,12 +47,17 @@ def as_targets(y, n, name="y"):
     return arr
 
 
+def shown(value):
+    """repr(value) for messages, a numpy scalar as the Python value it holds (nan, not np.float64(nan))."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def positive(value, name, integer=False, allow_zero=False):
     ok_type = isinstance(value, numbers.Integral if integer else numbers.Real) and not isinstance(value, bool)
     kind = "an integer" if integer else "a number"
-    expect(ok_type, name, kind + (" ≥ 0" if allow_zero else " > 0"), repr(value))
+    expect(ok_type, name, kind + (" ≥ 0" if allow_zero else " > 0"), shown(value))
     expect(np.isfinite(value) and (value >= 0 if allow_zero else value > 0), name,
-           ">= 0" if allow_zero else "> 0", repr(value))
+           ">= 0" if allow_zero else "> 0", shown(value))
     return value
 
 
@@ -58,30 +65,54 @@ def probability(value, name):
     """A keep probability in (0, 1]."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < value <= 1
     if not ok:
-        raise NNRecipeError(f"{name} must be in (0, 1]; got {value!r}")
+        raise NNRecipeError(f"{name} must be in (0, 1]; got {shown(value)}")
     return float(value)
 
 
 def one_of(value, name, choices):
-    expect(value in choices, name, "one of " + ", ".join(map(repr, choices)), repr(value))
+    expect(value in choices, name, "one of " + ", ".join(map(repr, choices)), shown(value))
     return value
 
 
 def resolve_dtype(dtype):
     try:
-        dt = np.dtype(dtype)
-    except TypeError:
+        dt = np.dtype(dtype) if dtype is not None else None      # NumPy reads None as float64
+    except (TypeError, ValueError):
         dt = None
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+    # `is None` first: np.dtype("float64") == None is True, so `None in (...)` would pass
+    if dt is None or dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise NNRecipeError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
     return dt
+
+
+def check_seed(seed, name="seed", expected="an int ≥ 0, a numpy SeedSequence or None"):
+    """seed, validated for np.random.SeedSequence: None (fresh entropy), an int ≥ 0 (as a Python int)
+    or a SeedSequence."""
+    ok = seed is None or isinstance(seed, np.random.SeedSequence) or (
+        isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0)
+    expect(ok, name, expected, shown(seed))
+    return int(seed) if isinstance(seed, numbers.Integral) else seed
 
 
 def as_rng(seed, name="seed"):
     """A numpy Generator from an int ≥ 0, a SeedSequence, a Generator (used as is) or None (fresh entropy)."""
     if isinstance(seed, np.random.Generator):
         return seed
-    ok = seed is None or isinstance(seed, np.random.SeedSequence) or (
-        isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0)
-    expect(ok, name, "an int ≥ 0, a numpy SeedSequence or Generator, or None", repr(seed))
+    seed = check_seed(seed, name, "an int ≥ 0, a numpy SeedSequence or Generator, or None")
     return np.random.default_rng(seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
+
+
+def as_path(path, name="path"):
+    """path (a str or os.PathLike, not empty) as a Path."""
+    ok = isinstance(path, (str, os.PathLike)) and str(path) != ""
+    expect(ok, name, "a file path (a str or pathlib.Path)", shown(path))
+    return Path(path)
+
+
+def writable_path(path, name="path"):
+    """path as a Path to a file that can be created or replaced: in an existing folder, not a folder.
+    Checked before any work, so a bad path fails fast rather than after training."""
+    path = as_path(path, name)
+    expect(not path.is_dir(), name, "a file, not a folder", repr(str(path)))
+    expect(path.parent.is_dir(), name, "a file in an existing folder", repr(str(path)))
+    return path

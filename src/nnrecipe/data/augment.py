@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 from scipy import ndimage
 
-from .._checks import positive
+from .._checks import positive, shown
 from ..errors import NNRecipeError, expect
 
 
@@ -34,7 +34,7 @@ def _generator(rng):
     if isinstance(rng, np.random.Generator):
         return rng
     ok = isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0
-    expect(ok, "rng", "a numpy.random.Generator or an int seed >= 0", repr(rng))
+    expect(ok, "rng", "a numpy.random.Generator or an int seed >= 0", shown(rng))
     return np.random.default_rng(rng)
 
 
@@ -94,7 +94,7 @@ class Flip(Augmentation):
 
     def __init__(self, p=0.5):
         ok = isinstance(p, numbers.Real) and not isinstance(p, bool) and 0 <= p <= 1
-        expect(ok, "p", "a probability in [0, 1]", repr(p))
+        expect(ok, "p", "a probability in [0, 1]", shown(p))
         self.p = p
 
     def _apply(self, X, rng):
@@ -129,7 +129,7 @@ class Zoom(Augmentation):
 
     def __init__(self, scale=0.1):
         positive(scale, "scale", allow_zero=True)
-        expect(scale < 1, "scale", "< 1 (zoom factors must stay > 0)", repr(scale))
+        expect(scale < 1, "scale", "< 1 (zoom factors must stay > 0)", shown(scale))
         self.scale = scale
 
     def _apply(self, X, rng):
@@ -144,7 +144,7 @@ class Rotate(Augmentation):
 
     def __init__(self, degrees=10):
         positive(degrees, "degrees", allow_zero=True)
-        expect(degrees <= 180, "degrees", "<= 180", repr(degrees))
+        expect(degrees <= 180, "degrees", "<= 180", shown(degrees))
         self.degrees = degrees
 
     def _apply(self, X, rng):

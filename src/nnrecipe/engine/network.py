@@ -10,7 +10,14 @@ nudges.
 
 import numpy as np
 
-from .._checks import as_matrix, as_targets, positive, probability, resolve_dtype
+from .._checks import (
+    as_matrix,
+    as_targets,
+    check_seed,
+    positive,
+    probability,
+    resolve_dtype,
+)
 from ..errors import NNRecipeError
 from .layers import Dense, Dropout, Layer
 from .losses import LOSSES
@@ -43,7 +50,7 @@ class Network:
         self.l2 = float(positive(l2, "l2", allow_zero=True))
         self.l1 = float(positive(l1, "l1", allow_zero=True))
         self.dtype = resolve_dtype(dtype)
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.loss = LOSSES[last.activation]()
         last.activation_in_loss = True
         self.normalizer = None       # optional: an object with transform(X), applied to every X

@@ -6,12 +6,12 @@ import warnings
 
 import numpy as np
 
-from .._checks import positive
+from .._checks import check_seed, positive, shown, writable_path
 from ..engine import optim
 from ..engine.layers import Dropout
 from ..engine.serialize import read_archive, write_archive
 from ..errors import DivergenceWarning, NNRecipeError
-from .callbacks import Progress
+from .callbacks import Checkpoint, Progress
 from .history import History
 
 CHECKPOINT_FORMAT = "nnrecipe-checkpoint"
@@ -46,6 +46,28 @@ def _batches(m, batch_size, rng):
 def _rows(X):
     """Images (n, H, W[, C]) as rows (n, H·W·C); 2-D X unchanged."""
     return X.reshape(len(X), -1) if X.ndim > 2 else X
+
+
+def _is_callback(obj):
+    return not isinstance(obj, type) and all(callable(getattr(obj, hook, None)) for hook in ("on_train_begin", "on_epoch_end", "on_train_end"))
+
+
+def _callback_list(callbacks):
+    """callbacks as a new list; one callback alone (Keras-style) is a list of one; None is none."""
+    if callbacks is None:
+        return []
+    if _is_callback(callbacks):
+        return [callbacks]
+    expected = ("a list of callbacks (objects with on_train_begin, on_epoch_end and on_train_end, "
+                "such as nr.EarlyStopping())")
+    try:
+        callbacks = list(callbacks)
+    except TypeError:
+        raise NNRecipeError(f"callbacks must be {expected}; got {type(callbacks).__name__}") from None
+    bad = next((i for i, cb in enumerate(callbacks) if not _is_callback(cb)), None)
+    if bad is not None:
+        raise NNRecipeError(f"callbacks must be {expected}; got {shown(callbacks[bad])} at position {bad}")
+    return callbacks
 
 
 def _saved(callbacks):
@@ -115,7 +137,8 @@ def fit(net, X, y, dev=None, epochs=100, batch_size=None, optimizer="adam", lr=N
     dev : optional (X_dev, y_dev), evaluated after every epoch.
     batch_size : None for full-batch, else minibatches of a fresh shuffle every epoch.
     optimizer : "gd", "momentum", "adam" or an object with step(params, grads); lr its rate.
-    seed : the shuffling stream (the network's own seed drives init and dropout).
+    callbacks : a list of callbacks (nr.EarlyStopping, nr.Checkpoint, ...) or a single one.
+    seed : the shuffling stream, an int ≥ 0 (the network's own seed drives init and dropout).
     verbose : 1 shows a progress bar on a terminal, 0 is silent.
     resume : a path written by Checkpoint: continue that run where it stopped.
     augment : a callable (X_batch, rng) -> X_batch applied afresh to every training batch (never to
@@ -136,9 +159,13 @@ def fit(net, X, y, dev=None, epochs=100, batch_size=None, optimizer="adam", lr=N
     if batch_size is not None:
         positive(batch_size, "batch_size", integer=True)
     if verbose not in (0, 1, 2, True, False):
-        raise NNRecipeError(f"verbose must be 0 or 1; got {verbose!r}")
+        raise NNRecipeError(f"verbose must be 0 or 1; got {shown(verbose)}")
     opt = optim.make(optimizer, lr)
-    callbacks = list(callbacks)
+    callbacks = _callback_list(callbacks)
+    for cb in callbacks:
+        if isinstance(cb, Checkpoint):
+            writable_path(cb.path, "Checkpoint path")         # now, not after the first epoch
+    seed = check_seed(seed)
     if verbose and not any(isinstance(cb, Progress) for cb in callbacks):
         callbacks.append(Progress())
     rng = np.random.default_rng(np.random.SeedSequence(seed))
