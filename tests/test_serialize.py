@@ -1,6 +1,8 @@
 """Model files: exact round trip, atomic writes, and bad files that raise without running code."""
 
+import errno
 import json
+import os
 import pickle
 
 import numpy as np
@@ -62,7 +64,7 @@ def test_failed_write_leaves_the_old_file(trained, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
     monkeypatch.setattr(np, "savez", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(nr.NNRecipeError, match=r"^path must be a writable file; .*\(disk full\)$"):
         net.save(path)
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == [path.name]          # no temporary left
@@ -171,3 +173,48 @@ def test_a_pickled_network_trains_its_live_weights():
     nr.fit(back, X, y, epochs=20, verbose=0)
     assert not np.array_equal(back.predict_proba(X), before)
     assert len(pickle.dumps(net)) < 2 * net.theta.nbytes + 20_000     # each array stored once
+
+
+# ---- paths (audit #9, #10) ---------------------------------------------------------------------
+def small_net():
+    return nr.mlp([3, 4, 1], seed=0)
+
+
+@pytest.mark.parametrize("where, expected", [
+    (lambda tmp: tmp / "no_such_folder" / "m.npz", "a file in an existing folder"),
+    (lambda tmp: tmp, "a file, not a folder"),
+    (lambda tmp: 5, "a file path"), (lambda tmp: None, "a file path"), (lambda tmp: "", "a file path")])
+def test_save_refuses_a_bad_path_before_writing(tmp_path, where, expected):
+    with pytest.raises(nr.NNRecipeError, match=rf"^path must be {expected}") as info:
+        small_net().save(where(tmp_path))
+    assert ".tmp" not in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("path", [None, 5, "", b"m.npz"])
+def test_load_refuses_what_is_not_a_path(path):
+    with pytest.raises(nr.NNRecipeError, match=r"^path must be a file path"):
+        nr.load(path)
+
+
+def test_a_failed_rename_names_the_path_not_the_temporary(tmp_path, monkeypatch):
+    def refuse(src, dst):
+        raise PermissionError(errno.EACCES, "Permission denied", str(src), str(dst))
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(nr.NNRecipeError, match=r"^path must be a writable file; .*m\.npz' failed "
+                                               r"\(Permission denied\)$") as info:
+        small_net().save(tmp_path / "m.npz")
+    assert ".tmp" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []                                   # no temporary left
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_saved_files_follow_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        small_net().save(tmp_path / "m.npz")
+        nr.write_data(tmp_path / "d.csv", np.zeros((2, 2)), np.array([0, 1]))
+    finally:
+        os.umask(old)
+    for name in ("m.npz", "d.csv"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask

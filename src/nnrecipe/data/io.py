@@ -6,14 +6,14 @@ and Pillow are imported only when a file of theirs is read or written.
 """
 
 import numbers
-import os
-import uuid
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from .._checks import as_path, shown, writable_path
+from ..engine.serialize import atomic_write
 from ..errors import NNRecipeError, expect
 
 FORMATS = "a .csv, .parquet, .pq, .npz or .mat file, or a folder of images with one subfolder per class"
@@ -139,7 +139,7 @@ def _complete_rows(bad, names, y, target, drop_nan, where, row, value):
                             f"at {row(r)}; {NAN_HINT}")
     if bad_y.any():
         r = int(np.argmax(bad_y))
-        raise NNRecipeError(f"target {target!r} must not be missing; got {y[r]!r} at {row(r)}; {NAN_HINT}")
+        raise NNRecipeError(f"target {target!r} must not be missing; got {shown(y[r])} at {row(r)}; {NAN_HINT}")
     return np.ones(len(y), bool)
 
 
@@ -395,10 +395,10 @@ def write_data(path, X, y, features=None, target="y"):
     The data goes to a temporary file in the same folder that replaces `path` only once complete,
     so a failed write leaves neither a partial file nor a damaged old one.
     """
-    path = Path(path)
+    path = as_path(path)
     suffix = path.suffix.lower()
     expect(suffix in WRITABLE, "path", "a .csv, .parquet, .pq, .npz or .mat file", repr(path.name))
-    expect(path.parent.is_dir(), "path", "a file in an existing folder", repr(str(path)))
+    writable_path(path)
     expect(isinstance(target, str) and target != "" and target != "X", "target",
            "a name other than 'X'", repr(target))
     X, y = np.asarray(X), np.asarray(y)
@@ -420,16 +420,7 @@ def write_data(path, X, y, features=None, target="y"):
                "a MATLAB variable name (letters, digits, _; not starting with _)", repr(target))
     writer = {".csv": _write_csv, ".parquet": _write_parquet, ".pq": _write_parquet,
               ".npz": _write_npz, ".mat": _write_mat}[suffix]
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        with open(temporary, "xb") as f:
-            writer(f, X, y, features, target)
-        os.replace(temporary, path)
-    except BaseException as exc:
-        temporary.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise NNRecipeError(f"path must be a writable file; writing {str(path)!r} failed ({exc})") from None
-        raise
+    atomic_write(path, lambda f: writer(f, X, y, features, target))
 
 
 def _arrow_table(X, y, features, target):

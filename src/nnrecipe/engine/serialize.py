@@ -7,12 +7,12 @@ Writes go to a temporary file in the same folder, then an atomic rename.
 
 import json
 import os
-import tempfile
+import uuid
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
+from .._checks import as_path, writable_path
 from ..errors import NNRecipeError
 
 FORMAT, VERSION = "nnrecipe-model", 1
@@ -20,24 +20,36 @@ MAX_BYTES = 4 << 30          # refuse archives that claim more than 4 GiB uncomp
 _META = "__meta__"
 
 
-def write_archive(path, arrays, meta):
-    """Atomically write {name: ndarray} and a JSON-able meta dict to path (.npz)."""
-    path = Path(path)
-    blob = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name + ".", suffix=".tmp")
+def atomic_write(path, write, name="path"):
+    """Call write(f) on a new temporary file beside path (same folder: same file system), then
+    rename it onto path, so a reader sees the old file or the new one, never half of one. The file
+    is made by open(), so its mode follows the umask like any other output (mkstemp's is 0600).
+    A failed write raises NNRecipeError naming `name` and path, not the temporary file."""
+    path = writable_path(path, name)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{_META: blob}, **arrays)
+        with open(tmp, "xb") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise NNRecipeError(f"{name} must be a writable file; writing {str(path)!r} failed "
+                                f"({exc.strerror or exc})") from None    # strerror: no temporary name
         raise
+
+
+def write_archive(path, arrays, meta):
+    """Atomically write {name: ndarray} and a JSON-able meta dict to path (.npz)."""
+    blob = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    atomic_write(path, lambda f: np.savez(f, **{_META: blob}, **arrays))
 
 
 def read_archive(path):
     """(arrays, meta) from an archive written by write_archive; NNRecipeError for anything else."""
+    path = as_path(path)
     try:
         with zipfile.ZipFile(path) as zf:
             if sum(info.file_size for info in zf.infolist()) > MAX_BYTES:
@@ -58,6 +70,7 @@ def read_archive(path):
 
 def save(net, path):
     """Write a network (architecture, λ, dtype, weights, normalizer statistics) to path."""
+    writable_path(path)
     net._require_built()
     config = net.config()
     for i, layer_config in enumerate(config["layers"]):
