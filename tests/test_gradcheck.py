@@ -688,3 +688,56 @@ def test_fast_mode_directions_skip_l1_kinks():
     net.params["W2"][2, 0] = EPS / 4
     report = nr.gradcheck(net, X, y, mode="fast", seed=0)
     assert report.verdict == "ok", str(report)           # got 'bug', at_fault ['W2'] (difference 6.7e-3)
+
+
+# ---- non-finite values and bad costs (audit #1, #18) ------------------------------------------
+def _nan_weights_net():
+    net = nr.mlp([3, 8, 1], seed=0)
+    net.theta[:] = np.nan
+    return net
+
+
+@pytest.mark.parametrize("check", [
+    lambda: nr.gradcheck(square, PARAMS, lambda p: {**square_grad(p), "b": np.full(2, np.nan)}),   # analytic
+    lambda: nr.gradcheck(square, PARAMS, lambda p: {**square_grad(p), "b": np.full(2, np.inf)}),
+    lambda: nr.gradcheck(lambda p: math.nan, PARAMS, square_grad),                                 # cost
+    lambda: nr.gradcheck(lambda p: math.inf, PARAMS, square_grad),
+    lambda: nr.gradcheck(lambda p: square(p) if p["b"][0] < 0.1 else math.nan, PARAMS, square_grad),   # numeric
+    lambda: nr.gradcheck(_nan_weights_net(), np.ones((5, 3)), np.array([0, 1, 0, 1, 0])),           # weights
+    lambda: nr.gradcheck(_nan_weights_net(), np.ones((5, 3)), np.array([0, 1, 0, 1, 0]), mode="fast", seed=0),
+])
+def test_non_finite_values_are_a_bug(check):
+    report = check()
+    assert report.verdict == "bug" and not report and math.isnan(report.difference)
+    assert report.at_fault and all(math.isnan(report.by_param[name].difference) for name in report.at_fault)
+    assert "not finite" in str(report) and " nan  bug" in str(report)
+
+
+def test_non_finite_gradient_is_blamed_on_its_own_array():
+    report = nr.gradcheck(square, PARAMS, lambda p: {**square_grad(p), "b": np.array([1.0, np.nan])})
+    assert report.at_fault == ["b"] and report.by_param["w"].verdict == "ok"
+    assert report.worst[0]["param"] == "b" and report.worst[0]["index"] == (1,)
+
+
+@pytest.mark.parametrize("cost, given", [
+    (lambda p: p["w"] ** 2, "ndarray of shape (2, 2)"), (lambda p: [1.0], "list"), (lambda p: None, "NoneType"),
+    (lambda p: np.array([square(p)]), "ndarray of shape (1,)")])
+def test_cost_fn_must_return_one_number(cost, given):
+    with pytest.raises(nr.NNRecipeError, match=r"^cost_fn must return one number") as info:
+        nr.gradcheck(cost, PARAMS, square_grad)
+    assert given in str(info.value)
+
+
+@pytest.mark.parametrize("cost", [lambda p: np.array(square(p)), lambda p: np.float64(square(p))])
+def test_cost_fn_numpy_scalars_are_numbers(cost):
+    assert nr.gradcheck(cost, PARAMS, square_grad).verdict == "ok"
+
+
+@pytest.mark.parametrize("kwargs, argument", [
+    ({"seed": "x"}, "seed"), ({"seed": -1}, "seed"), ({"seed": 1.5}, "seed"),
+    ({"directions": -1}, "directions"), ({"samples": "5"}, "samples")])
+def test_bad_seed_directions_samples(kwargs, argument):
+    X, y = data()
+    net = nr.mlp([4, 3, 3], output="softmax", seed=0)
+    with pytest.raises(nr.NNRecipeError, match=rf"^{argument} must"):
+        nr.gradcheck(net, X, y, mode="fast", **kwargs)

@@ -4,6 +4,7 @@ import itertools
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -269,6 +270,31 @@ def test_gradcheck_bad_model_or_inputs():
         gradcheck(Cube, (torch.zeros(2), torch.zeros(2)))          # nothing requires grad
     with pytest.raises(NNRecipeError, match="inputs"):
         gradcheck(torch.sin, "x")
+
+
+def test_gradcheck_non_finite_weights_or_cost_are_a_bug():
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    model.weight.data.fill_(float("nan"))
+    for mode in ("full", "fast"):
+        report = gradcheck(model, (torch.randn(4, 3),), targets=torch.randn(4, 1), loss=F.mse_loss, mode=mode)
+        assert report.verdict == "bug" and not report and report.difference != report.difference   # NaN
+        assert report.at_fault == ["weight", "bias"] and "not finite" in str(report)
+    report = gradcheck(nn.Linear(3, 1), torch.randn(4, 3), loss=lambda out: out.sum() * float("inf"))
+    assert report.verdict == "bug" and not report
+
+
+def test_gradcheck_takes_numpy_inputs_and_targets():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((5, 3)), rng.integers(0, 2, 5)
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    assert gradcheck(model, (X.astype(np.float32),), targets=y, loss=F.cross_entropy).verdict == "ok"
+    assert gradcheck(model, X).verdict == "ok"                                   # a bare array: one input
+    with pytest.raises(NNRecipeError, match=r"^inputs must be tensors or numeric NumPy arrays"):
+        gradcheck(model, (np.array(["a", "b"]),))
+    with pytest.raises(NNRecipeError, match=r"^targets must be"):
+        gradcheck(model, X, targets=np.array([None] * 5), loss=F.cross_entropy)
 
 
 # ---- GradientMonitor ------------------------------------------------------------------------------

@@ -4,6 +4,8 @@
     difference   = ‖dθ_approx − dθ‖₂ / (‖dθ_approx‖₂ + ‖dθ‖₂)
     verdict      = "ok" if ≤ 1e-7, "look" if ≤ 1e-3, else "bug"    (the thresholds of the notes)
 
+A NaN or infinite cost, gradient or weight makes the difference NaN and the verdict "bug".
+
 Everything runs in float64 on a copy of the model, so the model is left bit-identical.
 
 Full mode on a Network nudges every coordinate without a Python loop per coordinate: nudging
@@ -16,10 +18,13 @@ flips the sign of any ReLU pre-activation (or of the weight, under L1) is left o
 """
 
 import copy
+import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import check_seed, positive, shown
 from .engine.activations import ACTIVATIONS
 from .engine.init import RELU_FAMILY
 from .engine.layers import Activation, Dense, Dropout
@@ -32,10 +37,15 @@ _STACK_ELEMENTS = 1 << 19         # floats per stacked chunk of perturbations (4
 
 
 def verdict(difference):
+    # a NaN difference fails both comparisons: "bug"
     return "ok" if difference <= OK else "look" if difference <= LOOK else "bug"
 
 
 def _difference(numeric, analytic):
+    """‖n − a‖ / (‖n‖ + ‖a‖); NaN (so the verdict is "bug") when a value is not finite, as a NaN or
+    infinite cost, gradient or weight makes the comparison meaningless."""
+    if not (np.isfinite(numeric).all() and np.isfinite(analytic).all()):
+        return math.nan
     scale = np.linalg.norm(numeric) + np.linalg.norm(analytic)
     return float(np.linalg.norm(numeric - analytic) / scale) if scale > 0 else 0.0
 
@@ -70,7 +80,7 @@ class GradcheckReport:
         self.checked, self.kinks = len(numeric), sum(r[4] for r in rows.values()) + (extra[2] if extra else 0)
         candidates = []
         for name, (_, num, ana, labels, _) in rows.items():
-            err = np.abs(num - ana)
+            err = np.nan_to_num(np.abs(num - ana), nan=np.inf)      # a NaN coordinate is among the worst
             top = np.argsort(-err, kind="stable")[:n_worst] if len(err) <= n_worst else \
                 np.sort(np.argpartition(-err, n_worst - 1)[:n_worst])
             candidates += [(err[i], name, labels[i], num[i], ana[i]) for i in top]
@@ -87,7 +97,8 @@ class GradcheckReport:
 
     def __str__(self):
         lines = [(f"gradient check ({self.mode}, ε = {self.epsilon:g}): difference {self.difference:.3e} → "
-                  f"{self.verdict}; {self.checked} compared, {self.kinks} left out at kinks"),
+                  f"{self.verdict}; {self.checked} compared, {self.kinks} left out at kinks"
+                  + ("; the cost or a gradient is not finite (NaN or inf)" if math.isnan(self.difference) else "")),
                  f"{'param':<10}{'shape':<14}{'checked':>9}{'kinks':>7}{'difference':>13}  verdict"]
         for c in self.by_param.values():
             lines.append(f"{c.name:<10}{c.shape!s:<14}{c.checked:>9}{c.kinks:>7}{c.difference:>13.3e}  {c.verdict}")
@@ -356,8 +367,12 @@ class _FunctionProblem:
     def cost(self, theta):
         for name, (offset, shape) in self.slices.items():
             self.work[name][...] = theta[offset:offset + int(np.prod(shape))].reshape(shape)
-        value = float(self.cost_fn({k: v.copy() for k, v in self.work.items()}))
-        return np.array([value]), None
+        value = self.cost_fn({k: v.copy() for k, v in self.work.items()})
+        if not (isinstance(value, numbers.Real) or (isinstance(value, np.ndarray) and value.shape == ()
+                                                    and value.dtype.kind in "biuf")):
+            raise NNRecipeError(f"cost_fn must return one number, the cost J; got {type(value).__name__}"
+                                + (f" of shape {value.shape}" if isinstance(value, np.ndarray) else ""))
+        return np.array([float(value)]), None
 
     def l1_kinks(self, name, values, epsilon):
         return np.zeros(values.shape, bool)
@@ -379,7 +394,8 @@ def _probe(problem, direction, epsilon):
     plus, pattern_plus = problem.cost(problem.theta0 + epsilon * direction)
     minus, pattern_minus = problem.cost(problem.theta0 - epsilon * direction)
     kink = pattern_plus is not None and any((p != q).any() for p, q in zip(pattern_plus, pattern_minus))
-    return float((plus - minus).sum()) / (2 * epsilon), kink
+    with np.errstate(invalid="ignore"):                     # inf − inf: NaN, judged by the report
+        return float((plus - minus).sum()) / (2 * epsilon), kink
 
 
 def _full(problem, epsilon):
@@ -457,12 +473,15 @@ def gradcheck(model, X=None, y=None, epsilon=1e-7, mode="full", dropout="off", s
     Returns a GradcheckReport.
     """
     if not (isinstance(epsilon, (float, np.floating)) and 0 < epsilon < 1):
-        raise NNRecipeError(f"epsilon must be a float in (0, 1); got {epsilon!r}")
+        raise NNRecipeError(f"epsilon must be a float in (0, 1); got {shown(epsilon)}")
     epsilon = float(epsilon)
     if dropout not in ("off", "frozen"):
         raise NNRecipeError(f"dropout must be 'off' or 'frozen'; got {dropout!r}")
     if mode not in ("full", "fast"):
         raise NNRecipeError(f"mode must be 'full' or 'fast'; got {mode!r}")
+    seed = check_seed(seed)
+    positive(directions, "directions", integer=True, allow_zero=True)
+    positive(samples, "samples", integer=True, allow_zero=True)
     if isinstance(model, Network):
         if X is None or y is None:
             raise NNRecipeError("gradcheck(net, X, y) needs the data X and y")

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._checks import shown
 from ..doctor.diagnose import Diagnosis, diagnose
 from ..doctor.health import HealthReport, _findings
 from ..errors import NNRecipeError, expect
@@ -164,8 +165,8 @@ class _TorchProblem:
         else:
             raise NNRecipeError("module_or_function must be a torch.nn.Module, a torch.autograd.Function "
                                 f"subclass or a callable of tensors; got {type(model).__name__}")
-        self.inputs = [_float64(x) for x in inputs]
-        self.targets = _float64(targets, grad=False)
+        self.inputs = [_float64(x, "inputs") for x in inputs]
+        self.targets = _float64(targets, "targets", grad=False)
         named += [(f"input{i}", x) for i, x in enumerate(self.inputs) if torch.is_tensor(x) and x.requires_grad]
         if not named:
             raise NNRecipeError("inputs must include a floating tensor with requires_grad=True (or the module "
@@ -242,8 +243,12 @@ def _flat(tensors):
     return np.concatenate([t.detach().cpu().numpy().ravel() for t in tensors])
 
 
-def _float64(x, grad=True):
-    """A float64 copy of a floating tensor (a leaf, requiring grad as x did); anything else as is."""
+def _float64(x, name, grad=True):
+    """A float64 copy of a floating tensor or NumPy array (a leaf, requiring grad as a tensor x did;
+    never for an array); a NumPy integer array as an integer tensor; anything else as is."""
+    if isinstance(x, np.ndarray):
+        expect(x.dtype.kind in "biuf", name, "tensors or numeric NumPy arrays", f"a NumPy array of dtype {x.dtype}")
+        x = torch.from_numpy(np.ascontiguousarray(x))
     if torch.is_tensor(x) and x.is_floating_point():
         return x.detach().to(torch.float64, copy=True).requires_grad_(grad and x.requires_grad)
     return x
@@ -257,7 +262,8 @@ def gradcheck(module_or_function, inputs, targets=None, loss=None, epsilon=1e-6,
         named_parameters()), a torch.autograd.Function subclass (its `apply`) or any callable of
         tensors; in every case also each input tensor with requires_grad=True, named "input0",
         "input1", ... by position.
-    inputs : a tensor or a tuple of arguments; targets : passed to `loss`.
+    inputs : a tensor or a tuple of arguments; targets : passed to `loss`. NumPy arrays among them
+        become tensors (floats in float64, not checked themselves).
     loss : loss(output, targets) -> scalar tensor (loss(output) without targets); None: J = Σ r ⊙
         output with a fixed r ~ N(0, 1) from `seed`.
     mode : "full" (every coordinate) or "fast" (`directions` random directions over all tensors and
@@ -272,16 +278,16 @@ def gradcheck(module_or_function, inputs, targets=None, loss=None, epsilon=1e-6,
     else "bug"; by_param, worst, at_fault; print it for the table).
     """
     ok = isinstance(epsilon, numbers.Real) and not isinstance(epsilon, bool) and 0 < epsilon < 1
-    expect(ok, "epsilon", "a float in (0, 1)", repr(epsilon))
+    expect(ok, "epsilon", "a float in (0, 1)", shown(epsilon))
     expect(mode in ("full", "fast"), "mode", "'full' or 'fast'", repr(mode))
     expect(dropout in ("off", "frozen"), "dropout", "'off' or 'frozen'", repr(dropout))
     for value, name in ((seed, "seed"), (directions, "directions"), (samples, "samples")):
         ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= (name != "seed")
-        expect(ok, name, "an integer ≥ 0" if name == "seed" else "an integer ≥ 1", repr(value))
+        expect(ok, name, "an integer ≥ 0" if name == "seed" else "an integer ≥ 1", shown(value))
     expect(loss is None or callable(loss), "loss", "None or a callable (output, targets) -> scalar tensor",
            type(loss).__name__)
     expect(targets is None or loss is not None, "loss", "given when targets are", "None")
-    inputs = (inputs,) if torch.is_tensor(inputs) else inputs
+    inputs = (inputs,) if torch.is_tensor(inputs) or isinstance(inputs, np.ndarray) else inputs
     expect(isinstance(inputs, (tuple, list)), "inputs", "a tensor or a tuple of arguments", type(inputs).__name__)
     problem = _TorchProblem(module_or_function, inputs, targets, loss, dropout, int(seed))
     epsilon = float(epsilon)
