@@ -89,8 +89,9 @@ def test_onehot_parquet(tmp_path):
 def test_text_column_needs_onehot(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("a,colour,label\n1,red,0\n2,blue,1\n")
-    with pytest.raises(NNRecipeError, match=r"feature column 'colour' must be numeric.*categorical='onehot'"):
+    with pytest.raises(NNRecipeError, match=r"feature column 'colour' must be numeric.*categorical='onehot'") as info:
         read_data(path, "label")
+    assert "(CLI --onehot)" in str(info.value) and "--categorical" not in str(info.value)   # the real flag
 
 
 def test_missing_target_column_lists_columns(tmp_path):
@@ -121,6 +122,9 @@ def test_inf_and_missing_target(tmp_path):
     with pytest.raises(NNRecipeError, match="target 'label' must not be missing.*row 1"):
         read_data(path, "label")
     assert read_data(path, "label", drop_nan=True).classes == ["cat"]
+    np.savez(tmp_path / "d.npz", X=np.ones((3, 1)), y=np.array([0.0, 1.0, np.nan]))
+    with pytest.raises(NNRecipeError, match=r"target 'y' must not be missing; got nan at row 2"):   # not np.float64(nan)
+        read_data(tmp_path / "d.npz")
 
 
 def test_nan_in_npz(tmp_path):
@@ -258,12 +262,34 @@ def test_image_folder_mixed_sizes(tmp_path):
     assert X.shape == (4, 3, 2)
 
 
+def test_image_folder_skips_hidden_and_non_image_files(tmp_path):
+    root = tmp_path / "imgs"
+    expected = _image_folder(root, "L")
+    (root / "dog" / "readme.txt").write_text("not an image")
+    (root / "cat" / "NOTES").write_text("no extension")
+    (root / "cat" / ".DS_Store").write_bytes(b"\0\1junk")
+    (root / ".hidden").mkdir()
+    (root / ".hidden" / "0.png").write_bytes(b"junk")
+    with pytest.warns(UserWarning, match=r"^skipped 2 file\(s\) of imgs that are not images \(by their extension\): "
+                                          r"cat/NOTES, dog/readme.txt$") as record:
+        X, y, _, classes, _ = read_data(root)
+    assert len(record) == 1 and classes == ["cat", "dog"] and y.tolist() == [0, 0, 1, 1]
+    np.testing.assert_array_equal(X, np.stack(expected))
+    (root / "cat" / "1.png").unlink()
+    (root / "cat" / "0.png").unlink()
+    with pytest.raises(NNRecipeError, match="'cat' holds none"):
+        read_data(root)                                              # only NOTES is left in cat
+
+
 def test_image_folder_errors(tmp_path):
     root = tmp_path / "imgs"
     _image_folder(root, "L")
-    (root / "dog" / "notes.txt").write_text("not an image")
-    with pytest.raises(NNRecipeError, match="dog/notes.txt is not"):
+    (root / "dog" / "notes.png").write_text("not an image")          # an image by name: unreadable is an error
+    with pytest.raises(NNRecipeError, match="dog/notes.png is not"):
         read_data(root)
+    (root / "dog" / "notes.png").unlink()
+    with pytest.raises(NNRecipeError, match="task must be 'auto' or 'classify' for an image folder"):
+        read_data(root, task="regress")
     with pytest.raises(NNRecipeError, match=r"image_size must be None or \(height, width\)"):
         read_data(root, image_size=(0, 3))
     with pytest.raises(NNRecipeError, match="target must be None for an image folder"):
@@ -321,3 +347,57 @@ def test_write_bad_input(tmp_path, data):
     with pytest.raises(NNRecipeError, match="MATLAB variable name"):
         write_data(tmp_path / "d.mat", X, y, target="my-label")
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- task: classes or regression (audit #4)
+
+def _labels_csv(path, labels):
+    path.write_text("a,label\n" + "".join(f"{i},{v}\n" for i, v in enumerate(labels)))
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".npz"])
+def test_whole_numbers_are_classes_however_many(tmp_path, suffix):
+    labels = np.random.default_rng(0).permutation(np.repeat(np.arange(30), 3))     # 30 classes, 0..29
+    write_data(tmp_path / f"k30{suffix}", np.arange(90.0)[:, None], labels, target="label")
+    table = read_data(tmp_path / f"k30{suffix}", "label")
+    assert table.classes == list(range(30)) and table.y.dtype == np.int64
+    np.testing.assert_array_equal(table.y, labels)
+    regress = read_data(tmp_path / f"k30{suffix}", "label", task="regress")
+    assert regress.classes is None and regress.y.dtype == np.float64
+    np.testing.assert_array_equal(regress.y, labels)
+
+
+def test_task_auto_classify_regress(tmp_path):
+    floats = _labels_csv(tmp_path / "f.csv", [0.5, 1.0, 2.25])
+    assert read_data(floats, "label").classes is None                                  # a fraction: regression
+    whole = _labels_csv(tmp_path / "w.csv", [3.0, 7.0, 3.0])
+    assert read_data(whole, "label").classes == [3, 7]
+    assert read_data(whole, "label", task="classify").classes == [3, 7]
+    assert read_table(whole, "label", task="regress")[3] is None
+    text = _labels_csv(tmp_path / "t.csv", ["cat", "dog", "cat"])
+    assert read_data(text, "label", task="classify").classes == ["cat", "dog"]
+
+
+@pytest.mark.parametrize("labels, task, pattern", [
+    ([0.5, 1.0, 2.25], "classify", (r"^target 'label' must hold whole-number class labels for task='classify' "
+                                    r"\(CLI --task classify\); got 0.5 at row 0")),
+    (["cat", "dog", "cat"], "regress", (r"^target 'label' must be numeric for task='regress' \(CLI --task regress\); "
+                                        r"got text such as 'cat'$")),
+])
+def test_task_that_does_not_fit_the_target(tmp_path, labels, task, pattern):
+    with pytest.raises(NNRecipeError, match=pattern):
+        read_data(_labels_csv(tmp_path / "d.csv", labels), "label", task=task)
+
+
+@pytest.mark.parametrize("task", ["classes", None, "Classify", 1])
+def test_bad_task(tmp_path, task):
+    with pytest.raises(NNRecipeError, match=r"^task must be 'auto', 'classify' or 'regress'"):
+        read_data(_labels_csv(tmp_path / "d.csv", [0, 1]), "label", task=task)
+
+
+def test_two_column_target_is_regression_unless_classify(tmp_path):
+    np.savez(tmp_path / "d.npz", X=np.ones((3, 2)), y=np.arange(6.0).reshape(3, 2))
+    assert read_data(tmp_path / "d.npz").y.shape == (3, 2)
+    with pytest.raises(NNRecipeError, match=r"^target 'y' must be 1-D \(one label per row\) for task='classify'"):
+        read_data(tmp_path / "d.npz", task="classify")

@@ -6,6 +6,7 @@ and Pillow are imported only when a file of theirs is read or written.
 """
 
 import numbers
+import warnings
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
@@ -19,6 +20,7 @@ from ..errors import NNRecipeError, expect
 FORMATS = "a .csv, .parquet, .pq, .npz or .mat file, or a folder of images with one subfolder per class"
 WRITABLE = (".csv", ".parquet", ".pq", ".npz", ".mat")
 NAN_HINT = "pass drop_nan=True (CLI --drop-nan) to drop such rows"
+TASKS = ("auto", "classify", "regress")
 
 
 class Table(NamedTuple):
@@ -37,31 +39,37 @@ class Table(NamedTuple):
     test: tuple | None = None
 
 
-def read_data(path, target=None, *, categorical=None, drop_nan=False, image_size=None):
+def read_data(path, target=None, *, categorical=None, drop_nan=False, image_size=None, task="auto"):
     """Read a data file or an image folder into a `Table` (test is None).
 
     target: the label column (.csv/.parquet, required) or array (.npz/.mat, default "y");
         None for an image folder, whose subfolder names are the classes.
+    task: what the target is. "auto": text labels and whole numbers (0, 1, 7, 2.0, ...) are
+        classes, however many distinct values there are (as scikit-learn's type_of_target);
+        numbers with a fraction, and 2-D targets, are regression targets. "classify": classes
+        (an error for numbers with a fraction). "regress": a numeric regression target; pass it for
+        whole-number values such as counts or prices (an error for text labels).
     categorical: None (text feature columns are an error) or "onehot" (each text column becomes
         one float 0/1 column per category, named "column=category", categories sorted).
     drop_nan: drop the rows with a NaN, infinite or empty feature or target instead of raising.
     image_size: (H, W) to resize every image to; None requires all images to share one size.
     """
-    return _read(path, target, categorical, drop_nan, image_size, target_arg="target")
+    return _read(path, target, categorical, drop_nan, image_size, task, target_arg="target")
 
 
-def read_table(path, target=None, *, categorical=None, drop_nan=False, image_size=None):
+def read_table(path, target=None, *, categorical=None, drop_nan=False, image_size=None, task="auto"):
     """The command line's reader: (X, y, features, classes) of `read_data`, with messages that
     name the command's arguments (DATA, --target)."""
     if not Path(path).exists():
         raise NNRecipeError(f"DATA must be a bundled dataset name or an existing file or image folder; "
                             f"got {str(path)!r}")
-    return _read(path, target, categorical, drop_nan, image_size, target_arg="--target")[:4]
+    return _read(path, target, categorical, drop_nan, image_size, task, target_arg="--target")[:4]
 
 
-def _read(path, target, categorical, drop_nan, image_size, target_arg):
+def _read(path, target, categorical, drop_nan, image_size, task, target_arg):
     expect(categorical is None or (isinstance(categorical, str) and categorical == "onehot"), "categorical",
            "None or 'onehot'", repr(categorical))
+    expect(isinstance(task, str) and task in TASKS, "task", "'auto', 'classify' or 'regress'", shown(task))
     expect(isinstance(drop_nan, bool | np.bool_), "drop_nan", "True or False", repr(drop_nan))
     path = Path(path)
     if not path.exists():
@@ -69,6 +77,8 @@ def _read(path, target, categorical, drop_nan, image_size, target_arg):
     if path.is_dir():
         expect(target is None, target_arg, "None for an image folder (its subfolders are the classes)",
                repr(target))
+        expect(task != "regress", "task", "'auto' or 'classify' for an image folder (its subfolders are the "
+               "classes)", repr(task))
         return _read_images(path, _image_size(image_size))
     expect(image_size is None, "image_size", "None for a file (it resizes the images of a folder)",
            repr(image_size))
@@ -78,38 +88,44 @@ def _read(path, target, categorical, drop_nan, image_size, target_arg):
         if target is None:
             raise NNRecipeError(f"{target_arg} must name the label column of a CSV or Parquet file; got None")
         arrow = _arrow_csv(path) if suffix == ".csv" else _arrow_parquet(path)
-        return _from_arrow(arrow, target, categorical, drop_nan, target_arg, path.name, csv=suffix == ".csv")
+        return _from_arrow(arrow, target, categorical, drop_nan, task, target_arg, path.name, csv=suffix == ".csv")
     if suffix in (".npz", ".mat"):
         X, y = (_arrays_npz if suffix == ".npz" else _arrays_mat)(path, target or "y", target_arg)
-        return _from_arrays(X, y, target or "y", drop_nan, path.name)
+        return _from_arrays(X, y, target or "y", drop_nan, task, path.name)
     raise NNRecipeError(f"path must be {FORMATS}; got {suffix or 'no suffix'} ({path.name})")
 
 
 # ---------------------------------------------------------------- targets and missing values
 
-def _encode_target(values, name):
+def _encode_target(values, name, task):
     """Targets as numbers: (y, classes).
 
-    Text labels, or integers with at most 20 distinct values, are classes: y holds int64 class
-    indices and `classes` the original label of each index (sorted). Anything else is a regression
-    target: float64 y, classes None; so is a 2-D (n, k) target of k > 1 outputs.
+    Classes (see read_data's `task`): y holds int64 class indices and `classes` the original label
+    of each index (sorted). A regression target: float64 y (n,) or (n, k), classes None.
     """
     values = np.asarray(values)
     try:
         numeric = values.astype(np.float64)
     except (TypeError, ValueError):
         numeric = None
-    if numeric is not None and not np.isfinite(numeric).all():
-        raise NNRecipeError(f"target {name!r} must be finite; got {numeric[~np.isfinite(numeric)][0]}")
-    if numeric is not None and numeric.ndim == 2:
-        return numeric, None
-    if numeric is None:
+    if numeric is None:                                          # text labels
+        expect(task != "regress", f"target {name!r}", "numeric for task='regress' (CLI --task regress)",
+               f"text such as {str(values.flat[0])!r}")
         classes, y = np.unique(values.astype(str), return_inverse=True)
         return y.astype(np.int64), classes.tolist()
-    if np.all(numeric == np.round(numeric)) and len(np.unique(numeric)) <= 20:
-        classes, y = np.unique(numeric, return_inverse=True)
-        return y.astype(np.int64), [int(c) for c in classes]
-    return numeric, None
+    if not np.isfinite(numeric).all():
+        raise NNRecipeError(f"target {name!r} must be finite; got {numeric[~np.isfinite(numeric)][0]}")
+    fractional = numeric != np.round(numeric)
+    if task == "regress" or (task == "auto" and (numeric.ndim == 2 or fractional.any())):
+        return numeric, None
+    expect(numeric.ndim == 1, f"target {name!r}", "1-D (one label per row) for task='classify'",
+           f"shape {numeric.shape}")
+    if fractional.any():
+        r = int(np.argmax(fractional))
+        raise NNRecipeError(f"target {name!r} must hold whole-number class labels for task='classify' (CLI --task "
+                            f"classify); got {numeric[r]} at row {r}; a regression target needs task='regress'")
+    classes, y = np.unique(numeric, return_inverse=True)
+    return y.astype(np.int64), [int(c) for c in classes]
 
 
 def _missing(values):
@@ -206,7 +222,7 @@ def _as_text(column, name):
         raise NNRecipeError(f"column {name!r} must hold numbers or text; got {column.type}") from None
 
 
-def _from_arrow(table, target, categorical, drop_nan, target_arg, where, csv):
+def _from_arrow(table, target, categorical, drop_nan, task, target_arg, where, csv):
     """Table from a pyarrow table: float64 X (n, d) in column order, the target column excluded."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -233,7 +249,7 @@ def _from_arrow(table, target, categorical, drop_nan, target_arg, where, csv):
         else:
             example = next(iter(column.drop_null().to_pylist()), None)
             raise NNRecipeError(f"feature column {name!r} must be numeric; got {column.type} values such as "
-                                f"{example!r}; pass categorical='onehot' (CLI --categorical onehot) to "
+                                f"{example!r}; pass categorical='onehot' (CLI --onehot) to "
                                 f"one-hot encode it")
         bad.append(missing)
     y_column = table.column(target)
@@ -263,7 +279,7 @@ def _from_arrow(table, target, categorical, drop_nan, target_arg, where, csv):
         index = pc.index_in(text, value_set=pa.array(categories, pa.string())).to_numpy(zero_copy_only=False)
         blocks.append((index[:, None] == np.arange(len(categories))).astype(np.float64))
         out_names += [f"{name}={c}" for c in categories]
-    y, classes = _encode_target(y[keep], target)
+    y, classes = _encode_target(y[keep], target, task)
     return Table(np.hstack(blocks), y, out_names, classes)
 
 
@@ -305,7 +321,7 @@ def _need_keys(keys, target, target_arg, where):
                             f"got {', '.join(keys) or 'none'}")
 
 
-def _from_arrays(X, y, target, drop_nan, where):
+def _from_arrays(X, y, target, drop_nan, task, where):
     """Table from the arrays of an .npz or .mat file. X keeps its dtype; a column y (n, 1) is raveled."""
     expect(X.ndim >= 2, f"X in {where}", "at least 2-D (n_samples, n_features)", f"shape {X.shape}")
     expect(X.dtype.kind in "biuf", f"X in {where}", "numeric", f"dtype {X.dtype}")
@@ -322,7 +338,7 @@ def _from_arrays(X, y, target, drop_nan, where):
                           lambda r, c: flat[r, c])
     if not keep.all():
         X, y = X[keep], y[keep]
-    y, classes = _encode_target(y, target)
+    y, classes = _encode_target(y, target, task)
     return Table(X, y, features, classes)
 
 
@@ -339,16 +355,22 @@ def _image_size(size):
 
 def _read_images(folder, size):
     """Table of a folder with one subfolder of images per class: X (N, H, W) uint8 when every image
-    is grayscale, else (N, H, W, 3) RGB; classes are the sorted subfolder names."""
+    is grayscale, else (N, H, W, 3) RGB; classes are the sorted subfolder names. Hidden files
+    (.DS_Store) are skipped; so are files whose extension is not one Pillow opens (readme.txt),
+    with one warning."""
+    from PIL import Image
+    readable = {ext for ext, kind in Image.registered_extensions().items() if kind in Image.OPEN}
     class_dirs = sorted((d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")),
                         key=lambda d: d.name)
     if not class_dirs:
         raise NNRecipeError(f"path must be an image folder with one subfolder per class; {folder.name} "
                             f"has no subfolders")
-    images, labels, first = [], [], None
+    images, labels, first, skipped = [], [], None, []
     for k, class_dir in enumerate(class_dirs):
         files = sorted((f for f in class_dir.iterdir() if f.is_file() and not f.name.startswith(".")),
                        key=lambda f: f.name)
+        skipped += [f"{class_dir.name}/{f.name}" for f in files if f.suffix.lower() not in readable]
+        files = [f for f in files if f.suffix.lower() in readable]
         if not files:
             raise NNRecipeError(f"every class folder of {folder.name} must hold images; "
                                 f"{class_dir.name!r} holds none")
@@ -362,6 +384,10 @@ def _read_images(folder, size):
                     f"is given; {class_dir.name}/{file.name} is {image.shape[:2]}, {first[0]} is {first[1]}")
             images.append(image)
             labels.append(k)
+    if skipped:
+        shown_files = ", ".join(skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        warnings.warn(f"skipped {len(skipped)} file(s) of {folder.name} that are not images (by their extension): "
+                      f"{shown_files}", UserWarning, stacklevel=4)
     if any(image.ndim == 3 for image in images):  # some colour: grey levels become equal R, G, B
         images = [np.repeat(im[:, :, None], 3, axis=2) if im.ndim == 2 else im for im in images]
     X = np.stack(images)
