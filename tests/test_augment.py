@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from nnrecipe.data.augment import Compose, Crop, Elastic, Flip, Noise, Rotate, Zoom
@@ -37,6 +37,7 @@ def blob(size=33, width=5.0, n=1):
 @given(shape=shapes, dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**32 - 1),
        aug=st.sampled_from(ALL + STRONG))
 def test_shape_dtype_kept_input_untouched_and_seeded(shape, dtype, seed, aug):
+    assume(min(shape[1:3]) > 2 or "Crop" not in repr(aug))        # Crop(2) refuses images of 2 pixels or less
     X = batch(seed, shape, dtype)
     before = X.copy()
     out = aug(X, seed)
@@ -92,6 +93,12 @@ def shift(x, dr, dc):
     out[max(0, -dr):H - max(0, dr), max(0, -dc):W - max(0, dc)] = \
         x[max(0, dr):H + min(0, dr), max(0, dc):W + min(0, dc)]
     return out
+
+
+def test_crop_largest_pad_keeps_part_of_every_image():
+    X = np.ones((200, 3, 4))
+    out = Crop(pad=2)(X, 0)
+    assert out.reshape(200, -1).max(axis=1).min() == 1             # no image shifted wholly out of view
 
 
 @pytest.mark.parametrize("shape", [(30, 7, 6), (30, 7, 6, 3)])
@@ -223,6 +230,10 @@ X4 = np.zeros((2, 4, 4))
     (lambda: Flip()(X4, -1), r"rng must be .*; got -1"),
     (lambda: Flip()(X4, True), r"rng must be .*; got True"),
     (lambda: Compose([])(X4, 1.5), r"rng must be .*; got 1.5"),
+    (lambda: Flip(p=np.float64(2.0)), r"^p must be a probability in \[0, 1\]; got 2.0$"),      # not np.float64(2.0)
+    (lambda: Crop(100)(np.ones((2, 8, 8)), 0), r"^pad must be smaller than the images' height and width \(8 × 8\); got 100$"),
+    (lambda: Crop(3)(np.ones((2, 3, 9, 3)), 0), r"^pad must be smaller .* \(3 × 9\); got 3$"),
+    (lambda: Compose([Crop(5)])(np.ones((2, 9, 5)), 0), r"^pad must be smaller .* \(9 × 5\); got 5$"),
 ])
 def test_bad_input_raises_a_named_error(call, pattern):
     with pytest.raises(NNRecipeError, match=pattern):

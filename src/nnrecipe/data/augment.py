@@ -106,7 +106,8 @@ class Flip(Augmentation):
 
 class Crop(Augmentation):
     """Zero-pad by ``pad`` pixels, crop back to H×W at a random offset: each image moves by an
-    integer shift in [−pad, pad] along each axis, with zeros coming in. Exact (no interpolation)."""
+    integer shift in [−pad, pad] along each axis, with zeros coming in. Exact (no interpolation).
+    pad must be smaller than the images' height and width."""
 
     _settings = ("pad",)
 
@@ -116,6 +117,8 @@ class Crop(Augmentation):
     def _apply(self, X, rng):
         N, H, W = X.shape[:3]
         p = self.pad
+        # a shift of pad ≥ H (or W) pixels can move an image wholly out of view: all zeros
+        expect(p < min(H, W), "pad", f"smaller than the images' height and width ({H} × {W})", shown(p))
         padded = np.pad(X, [(0, 0), (p, p), (p, p)] + [(0, 0)] * (X.ndim - 3))
         top, left = rng.integers(0, 2 * p + 1, size=(2, N))[..., None, None]  # each (N, 1, 1)
         # out[n, i, j] = padded[n, top + i, left + j] = X[n, i + top − p, j + left − p]
