@@ -183,6 +183,14 @@ def test_checkpoint_into_a_missing_folder_fails_before_training(tmp_path):
         nr.fit(net, X, y, epochs=3, verbose=0, callbacks=nr.Checkpoint(tmp_path))
 
 
+@pytest.mark.parametrize("resume, expected", [(5, "be a file path"), ("no_such.ckpt.npz", "name an existing file")])
+def test_bad_resume_names_resume(tmp_path, resume, expected):
+    X, y = toy(n=30)
+    with pytest.raises(nr.NNRecipeError, match=rf"^resume must {expected}"):
+        nr.fit(nr.mlp([3, 4, 1], seed=0), X, y, epochs=2, verbose=0,
+               resume=resume if isinstance(resume, int) else tmp_path / resume)
+
+
 def test_early_stopping_restores_even_without_stopping():
     X, y = toy(n=60)
     net = nr.mlp([3, 32, 1], seed=0, dtype="float64")

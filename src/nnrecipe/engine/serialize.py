@@ -47,9 +47,9 @@ def write_archive(path, arrays, meta):
     atomic_write(path, lambda f: np.savez(f, **{_META: blob}, **arrays))
 
 
-def read_archive(path):
-    """(arrays, meta) from an archive written by write_archive; NNRecipeError for anything else."""
-    path = as_path(path)
+def read_archive(path, name="path"):
+    """(arrays, meta) from an archive written by write_archive; NNRecipeError (naming `name`) for anything else."""
+    path = as_path(path, name)
     try:
         with zipfile.ZipFile(path) as zf:
             if sum(info.file_size for info in zf.infolist()) > MAX_BYTES:
@@ -60,7 +60,7 @@ def read_archive(path):
     except NNRecipeError:
         raise
     except FileNotFoundError:
-        raise NNRecipeError(f"path must name an existing file; got {str(path)!r}") from None
+        raise NNRecipeError(f"{name} must name an existing file; got {str(path)!r}") from None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
         raise NNRecipeError(f"{path} is not a readable nnrecipe file ({type(exc).__name__}: {exc})") from None
     if not isinstance(meta, dict):

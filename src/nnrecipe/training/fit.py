@@ -102,7 +102,7 @@ def _save_checkpoint(path, run, rng, callbacks, aug_rng):
 
 def _restore_checkpoint(path, net, optimizer, rng, callbacks, aug_rng):
     """Load a checkpoint into net, optimizer, rng and callbacks; return (history, next epoch)."""
-    arrays, meta = read_archive(path)
+    arrays, meta = read_archive(path, "resume")
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise NNRecipeError(f"resume must name a checkpoint written by nnrecipe.Checkpoint; {path} is "
                             f"{meta.get('format')!r}")
