@@ -3,12 +3,15 @@
 import builtins
 import json
 import math
+import os
+import re
+import socket
 from types import SimpleNamespace
 
 import pytest
 
 import nnrecipe as nr
-from nnrecipe.adapters.mlflow import MISSING, log_run
+from nnrecipe.adapters.mlflow import MISSING, check, log_run
 from nnrecipe.doctor.recipe import Recipe
 from nnrecipe.errors import NNRecipeError
 from nnrecipe.report import write_report
@@ -111,6 +114,8 @@ def test_missing_mlflow_says_how_to_install(monkeypatch, tmp_path):
     with pytest.raises(NNRecipeError) as info:
         log_run(tmp_path, {"experiments": []}, f"file:{tmp_path / 'mlruns'}")
     assert str(info.value) == MISSING == "--mlflow needs the mlflow extra: pip install 'nnrecipe[mlflow]'"
+    with pytest.raises(NNRecipeError, match=re.escape(MISSING)):
+        check(f"file:{tmp_path / 'mlruns'}")
 
 
 def test_refusing_store_becomes_an_nnrecipe_error(tmp_path):
@@ -121,3 +126,33 @@ def test_refusing_store_becomes_an_nnrecipe_error(tmp_path):
     (tmp_path / "run" / "run.json").write_text(json.dumps(record))
     with pytest.raises(NNRecipeError, match="MLflow at"):
         log_run(tmp_path / "run", None, "nosuchscheme://nowhere")
+
+
+def test_check_opens_the_store_before_a_run(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    uri = f"file:{tmp_path / 'mlruns'}"
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    with pytest.raises(NNRecipeError, match=f"MLflow at {re.escape(repr(uri))} cannot take the run: .*"
+                                            "MLFLOW_ALLOW_FILE_STORE=true"):
+        check(uri)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    check(uri)                                                          # the store is created: no error
+    assert (tmp_path / "mlruns").is_dir()
+    with pytest.raises(NNRecipeError, match="MLflow at 'nosuchscheme://nowhere' cannot take the run"):
+        check("nosuchscheme://nowhere")
+
+
+def test_check_asks_an_unreachable_server_once(monkeypatch):
+    pytest.importorskip("mlflow")
+    with socket.socket() as s:                                          # a port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    sent = []
+    from mlflow.utils import rest_utils
+    real = rest_utils.http_request
+    monkeypatch.setattr(rest_utils, "http_request", lambda *a, **kw: sent.append(
+        rest_utils.MLFLOW_HTTP_REQUEST_MAX_RETRIES.get()) or real(*a, **kw))
+    with pytest.raises(NNRecipeError, match=f"MLflow at 'http://127.0.0.1:{port}' cannot take the run"):
+        check(f"http://127.0.0.1:{port}")
+    assert sent == [0] and "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ     # no retries; env restored

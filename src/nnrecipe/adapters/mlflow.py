@@ -1,12 +1,14 @@
 """Log a finished nnrecipe run to MLflow, so that its experiments show in the usual tracking UI.
 
-mlflow is imported only inside `log_run`: install it with `pip install 'nnrecipe[mlflow]'`.
+mlflow is imported only inside `check` and `log_run`: install it with `pip install 'nnrecipe[mlflow]'`.
 """
 
 import json
+import os
 import time
 from datetime import datetime
 from pathlib import Path
+from unittest import mock
 
 from .. import __version__
 from ..errors import NNRecipeError
@@ -14,6 +16,31 @@ from ..errors import NNRecipeError
 MISSING = "--mlflow needs the mlflow extra: pip install 'nnrecipe[mlflow]'"
 BATCH = 1000                            # MLflow's limit on metrics per log_batch call
 HISTORY = ("cost", "penalty", "train_error", "dev_cost", "dev_error")
+
+
+def check(uri):
+    """Fail fast, before a long run: import mlflow and open the tracking store at `uri` (a file
+    store is created if needed; a server is asked for one experiment, without retries, so an
+    unreachable one fails in seconds). Raises NNRecipeError with the advice `log_run` would give."""
+    MlflowClient, *_, MlflowException = _mlflow()
+    quick = {k: os.environ.get(k, v)           # no retries, 10 s; values the user set win
+             for k, v in (("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0"), ("MLFLOW_HTTP_REQUEST_TIMEOUT", "10"))}
+    try:
+        with mock.patch.dict(os.environ, quick):
+            MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    except MlflowException as exc:
+        raise NNRecipeError(f"MLflow at {uri!r} cannot take the run: {exc.message}") from None
+
+
+def _mlflow():
+    """(MlflowClient, Metric, Param, RunTag, MlflowException), or NNRecipeError saying how to install mlflow."""
+    try:
+        from mlflow import MlflowClient
+        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.exceptions import MlflowException
+    except ImportError:
+        raise NNRecipeError(MISSING) from None
+    return MlflowClient, Metric, Param, RunTag, MlflowException
 
 
 def log_run(out_dir, record, uri, experiment="nnrecipe"):
@@ -36,12 +63,7 @@ def log_run(out_dir, record, uri, experiment="nnrecipe"):
     None values are skipped. The tracking URI is used through its own MlflowClient: mlflow's
     global state (tracking URI, active run) is left as it was.
     """
-    try:
-        from mlflow import MlflowClient
-        from mlflow.entities import Metric, Param, RunTag
-        from mlflow.exceptions import MlflowException
-    except ImportError:
-        raise NNRecipeError(MISSING) from None
+    MlflowClient, Metric, Param, RunTag, MlflowException = _mlflow()
     out = Path(out_dir)
     if record is None:
         record = json.loads((out / "run.json").read_text())
