@@ -173,6 +173,20 @@ def test_string_dictionary_labels_random_and_continuous(tmp_path):
     assert res.mode == "random" and res.classes is None and "continuous" in res.reason
 
 
+def test_task_overrides_the_guess_and_source_is_recorded(tmp_path, data):
+    reg = split_file(data, tmp_path / "r", "y", ratios=(0.8, 0.1, 0.1), task="regress", source="my.csv")
+    assert reg.mode == "random" and reg.classes is None and reg.class_counts["dev"] == {}
+    assert json.loads(reg.paths["stats"].read_text())["source"] == "my.csv"
+    halves = make_table(600).set_column(4, "y", pa.array(np.repeat(np.arange(60) + 0.5, 10)))
+    path = write(tmp_path / "h.parquet", halves)                       # 60 non-integral values: continuous
+    assert split_file(path, tmp_path / "a", "y", ratios=(0.8, 0.1, 0.1)).mode == "random"
+    res = split_file(path, tmp_path / "c", "y", ratios=(0.8, 0.1, 0.1), task="classify")
+    assert res.mode == "stratified" and len(res.classes) == 60 and res.classes[0] == 0.5
+    assert all(v == 8 for v in res.class_counts["train"].values())     # 10 rows per class: 8 / 1 / 1
+    with pytest.raises(NNRecipeError, match="task must be one of 'auto', 'classify', 'regress'; got 'guess'"):
+        split_file(data, tmp_path / "x", "y", task="guess")
+
+
 def test_progress_overwrite_and_row_groups(tmp_path, data):
     calls = []
     res = split_file(data, tmp_path / "out", "y", ratios=(0.8, 0.1, 0.1), batch_rows=64,

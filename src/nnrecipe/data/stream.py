@@ -33,6 +33,7 @@ READ_BUFFER = 1 << 20             # bytes buffered per column while reading
 # snappy give files about 40% smaller for about twice the encoding time, zstd smaller still but slower.
 COMPRESSION = "none"
 MAX_FLOAT_CLASSES = 50            # a float target with more distinct values is continuous, as in split
+TASKS = ("auto", "classify", "regress")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class FileSplit:
 
 
 def split_file(path, out, target, *, ratios="auto", stratify=True, key=None, salt="", seed=0, drop_nan=False,
-               features=None, batch_rows=BATCH_ROWS, overwrite=False, progress=None):
+               features=None, batch_rows=BATCH_ROWS, overwrite=False, progress=None, task="auto", source=None):
     """Split the Parquet file `path` into out/train.parquet, dev.parquet, test.parquet + stats.json.
 
     Every row lands in exactly one set; the files keep the input's schema and row order. Memory
@@ -66,6 +67,8 @@ def split_file(path, out, target, *, ratios="auto", stratify=True, key=None, sal
 
     target : the label column: integers, strings, booleans, or floats (continuous when they
         are not integral or have more than 50 distinct values: then not stratified).
+    task : "auto" (as above), "classify" (every distinct value is a class, floats too) or
+        "regress" (the target is continuous: not stratified).
     ratios : "auto", three shares or three counts, as in `split_sizes`.
     stratify : give every class the same share of each set (within one example of the exact
         proportion); the split is uniformly random among all splits with those counts.
@@ -78,6 +81,8 @@ def split_file(path, out, target, *, ratios="auto", stratify=True, key=None, sal
     features : the numeric feature columns (default: every column but the target and the key).
     overwrite : replace `out` when it is a non-empty directory.
     progress : None or callable(rows_done, rows_total), called after every batch of every pass.
+    source : what stats.json records as the source (default: `path`, resolved), e.g. the file
+        a temporary Parquet copy was made from.
 
     stats.json: features, their training mean and var (float64), n and class counts per set,
     classes, reason, mode, seed and source file.
@@ -90,6 +95,7 @@ def split_file(path, out, target, *, ratios="auto", stratify=True, key=None, sal
            repr(progress))
     expect(isinstance(seed, (numbers.Integral, np.random.SeedSequence)) and not isinstance(seed, bool), "seed",
            "an int or a SeedSequence", repr(seed))
+    expect(task in TASKS, "task", "one of " + ", ".join(map(repr, TASKS)), repr(task))
     out = _check_out(out, overwrite)
     pf, features = _open(path, target, key, features)
     with pf:
@@ -97,14 +103,15 @@ def split_file(path, out, target, *, ratios="auto", stratify=True, key=None, sal
         tick = _Progress(progress, pf.metadata.num_rows * (1 if key is not None else 2))
         checked = [*features, target]                  # the columns in which a missing value matters
         if key is None:
-            plan, reason, mode = _plan_quotas(pf, target, checked, ratios, stratify, seed, drop_nan, read, tick)
+            plan, reason, mode = _plan_quotas(pf, target, checked, ratios, stratify, seed, drop_nan, read, tick,
+                                              task)
         else:
             plan, reason, mode = _plan_hash(key, ratios, salt, pf.metadata.num_rows)
         tmp = _new_dir(out, "tmp")
         try:
             n, class_counts, classes, standardizer = _pass2(pf, tmp, target, features, checked, plan, drop_nan,
-                                                            read, tick)
-            stats = {"source": str(Path(path).resolve()), "target": target, "features": features,
+                                                            read, tick, task)
+            stats = {"source": str(source or Path(path).resolve()), "target": target, "features": features,
                      "mean": standardizer.mean_.tolist(), "var": standardizer.var_.tolist(), "n": n,
                      "classes": classes, "class_counts": {s: list(c.values()) for s, c in class_counts.items()},
                      "reason": reason, "mode": mode, "seed": seed if isinstance(seed, numbers.Integral) else repr(seed)}
@@ -210,11 +217,13 @@ def _usable(batch, columns, drop_nan, first_row):
 
 
 class _ClassCounter:
-    """Rows per label value, O(n_classes) memory. A float target stops being counted once it shows
-    a non-integral value or more than MAX_FLOAT_CLASSES distinct values: it is continuous."""
+    """Rows per label value, O(n_classes) memory. With task "auto" a float target stops being counted
+    once it shows a non-integral value or more than MAX_FLOAT_CLASSES distinct values: it is
+    continuous; "regress" is continuous from the start, "classify" never."""
 
-    def __init__(self, dtype):
-        self.is_float, self.counts, self.n, self.continuous = pa.types.is_floating(dtype), {}, 0, False
+    def __init__(self, dtype, task):
+        self.is_float = pa.types.is_floating(dtype) and task == "auto"
+        self.counts, self.n, self.continuous = {}, 0, task == "regress"
 
     def add(self, column):
         self.n += len(column)
@@ -241,9 +250,9 @@ class _Progress:
 
 
 # ---- who goes where ---------------------------------------------------------------------------
-def _plan_quotas(pf, target, checked, ratios, stratify, seed, drop_nan, read, tick):
+def _plan_quotas(pf, target, checked, ratios, stratify, seed, drop_nan, read, tick, task):
     """Pass 1: count the rows per class, then size the sets. Returns (_Quotas, reason, mode)."""
-    counter = _ClassCounter(pf.schema_arrow.field(target).type)
+    counter = _ClassCounter(pf.schema_arrow.field(target).type, task)
     columns, first_row = (checked if drop_nan else [target]), 0
     for batch in pf.iter_batches(columns=columns, **read):
         keep = _usable(batch, columns, drop_nan, first_row)
@@ -401,12 +410,12 @@ class _SetWriter:
             self.writer.close()
 
 
-def _pass2(pf, tmp, target, features, checked, plan, drop_nan, read, tick):
+def _pass2(pf, tmp, target, features, checked, plan, drop_nan, read, tick, task):
     """Stream the file into tmp/{train,dev,test}.parquet. Returns (set → rows, set → {class: rows},
     sorted classes or None, the Standardizer of the training rows); an empty set is an error."""
     schema = pf.schema_arrow
     writers = [_SetWriter(tmp / f"{name}.parquet", schema, read["batch_size"]) for name in SETS]
-    counters = [_ClassCounter(schema.field(target).type) for _ in SETS]
+    counters = [_ClassCounter(schema.field(target).type, task) for _ in SETS]
     moments = _Moments(len(features))
 
     def write(parts):
