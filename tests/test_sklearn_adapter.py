@@ -228,3 +228,9 @@ def test_default_dtype_follows_X(dtype):
     clf = NNClassifier(hidden_layer_sizes=(4,), epochs=2, random_state=0).fit(X.astype(dtype), y)
     assert clf.net_.dtype == dtype
     assert NNClassifier(dtype="float32", hidden_layer_sizes=(4,), epochs=2).fit(X, y).net_.dtype == np.float32
+
+
+def test_one_class_message_shows_the_label_plainly():
+    X, _ = blobs(30)
+    with pytest.raises(nr.NNRecipeError, match=r"got 1 class \(0\.0\)$"):
+        NNClassifier().fit(X, np.zeros(30))

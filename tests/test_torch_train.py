@@ -136,6 +136,8 @@ def test_save_is_a_state_dict(tmp_path):
     Xt = torch.as_tensor(X, dtype=torch.float32)
     with torch.no_grad():
         np.testing.assert_array_equal(fresh(Xt).numpy(), model.module(Xt).numpy())
+    with pytest.raises(nr.NNRecipeError, match="path"):
+        model.save(tmp_path / "no such folder" / "m.pt")
 
 
 @pytest.mark.parametrize("change, name", [({"optimizer": "sgd"}, "cfg['optimizer']"), ({"lr": 0}, "cfg['lr']"),

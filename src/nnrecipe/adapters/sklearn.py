@@ -22,7 +22,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
-from .._checks import positive
+from .._checks import positive, shown
 from ..engine.network import mlp
 from ..errors import NNRecipeError, expect
 from ..training.callbacks import EarlyStopping
@@ -176,7 +176,7 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
         self.classes_ = unique_labels(y)
         if len(self.classes_) < 2:
             raise NNRecipeError(f"y must hold at least 2 classes to train a classifier; got 1 class "
-                                f"({self.classes_[0]!r})")
+                                f"({shown(self.classes_[0])})")
         codes, k = np.searchsorted(self.classes_, y), len(self.classes_)
         return self._train(X, codes, "sigmoid" if k == 2 else "softmax", 1 if k == 2 else k, n_classes=k)
 

@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from .._checks import as_matrix, as_targets, one_of, positive, probability
+from ..engine.serialize import atomic_write
 from ..errors import DivergenceWarning, NNRecipeError, expect
 from .torch import GradientMonitor
 
@@ -107,10 +108,9 @@ class TorchModel:
         return float(np.mean(self.predict(X) != as_targets(y, len(X), "y")))
 
     def save(self, path):
-        """torch.save of the state_dict (on the CPU), atomically: a temporary file, then os.replace."""
-        tmp = f"{os.fspath(path)}.tmp"
-        torch.save({k: v.detach().cpu() for k, v in self.module.state_dict().items()}, tmp)
-        os.replace(tmp, path)
+        """torch.save of the state_dict (on the CPU), atomically (engine.serialize.atomic_write)."""
+        state = {k: v.detach().cpu() for k, v in self.module.state_dict().items()}
+        atomic_write(path, lambda f: torch.save(state, f))
 
 
 class TorchTrainer:
