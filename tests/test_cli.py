@@ -11,7 +11,8 @@ from nnrecipe.cli import main
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "nnrecipe.cli", *map(str, args)], capture_output=True,
+    """`python -m nnrecipe ARGS`, as a user without the console script on PATH runs it."""
+    return subprocess.run([sys.executable, "-m", "nnrecipe", *map(str, args)], capture_output=True, check=False,
                           text=True, timeout=120)
 
 
@@ -25,15 +26,19 @@ def test_train_football_and_load_the_model(tmp_path):
     result = run_cli("train", "football", "--hidden", "20,3", "--l2", "0.7", "--keep-prob", "0.86",
                      "--epochs", "300", "--lr", "0.01", "--optimizer", "adam", "--out", out)
     assert result.returncode == 0, result.stderr
-    assert "211 train / 200 test" in result.stdout and "train" in result.stdout and "test" in result.stdout
+    # as `run` does: train and dev from the course's 211 training rows; its 200 test rows stay locked
+    from nnrecipe.data.split import split_dev
+    from nnrecipe.datasets import football
+    X, y, Xt, yt = football()
+    s = split_dev(X, y, (Xt, yt), seed=0)
+    assert f"{len(s.train)} train / {len(s.dev)} dev examples" in result.stdout and len(s.train) + len(s.dev) == 211
+    assert "the test set (200) stays locked" in result.stdout and "test error" not in result.stdout
     net = nr.load(out)
     assert net.l2 == 0.7 and [type(layer).__name__ for layer in net.layers] == [
         "Dense", "Dropout", "Dense", "Dropout", "Dense"]
-    from nnrecipe.datasets import football
-    _X, _y, Xt, yt = football()
+    wrong = round(net.error(s.dev.X, s.dev.y) * len(s.dev))
+    assert f"dev error {wrong / len(s.dev):.2%} ({wrong}/{len(s.dev)})" in result.stdout
     assert net.normalizer is not None and (net.predict(Xt) == yt).mean() > 0.85
-    wrong = int(round(net.error(Xt, yt) * 200))
-    assert f"test error {wrong / 200:.2%} ({wrong}/200)" in result.stdout
 
 
 def test_train_csv_multiclass(tmp_path, capsys):
@@ -82,6 +87,33 @@ def test_bad_flag_values(capsys):
     assert "comma-separated integers" in capsys.readouterr().err
     assert main(["train", "football", "--keep-prob", "1.5", "--quiet"]) == 2
     assert "keep_prob must be in (0, 1]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "football", "--seed", "-1"], "argument --seed: must be an integer ≥ 0; got -1"),
+    (["demo", "init", "--seed", "-1"], "argument --seed: must be an integer ≥ 0; got -1"),
+    (["check-match", "a.csv", "b.csv", "--seed", "-1"], "argument --seed: must be an integer ≥ 0; got -1"),
+    (["train", "football", "--epochs", "-5"], "argument --epochs: must be an integer ≥ 1; got -5"),
+    (["train", "football", "--batch-size", "0"], "argument --batch-size: must be an integer ≥ 1; got 0"),
+    (["train", "football", "--lr", "-0.1"], "argument --lr: must be a number > 0; got -0.1"),
+    (["gradcheck", "m.npz", "football", "--examples", "0"], "argument --examples: must be an integer ≥ 1"),
+])
+def test_bad_numbers_are_usage_errors_before_any_work(capsys, args, message):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    captured = capsys.readouterr()
+    assert info.value.code == 2 and message in captured.err and captured.out == ""     # no network summary
+
+
+@pytest.mark.parametrize("out, message", [
+    ("nodir/m.npz", "--out must be a file in an existing folder; got "),
+    (".", "--out must be a file, not a folder; got "),
+])
+def test_train_checks_out_before_training(tmp_path, monkeypatch, capsys, out, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "football", "--epochs", "5", "--out", out]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == "" and list(tmp_path.iterdir()) == []
 
 
 def test_gradcheck_command(tmp_path):

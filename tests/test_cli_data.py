@@ -71,3 +71,51 @@ def test_train_on_bundled_toy_data_splits_and_locks_test(name, capsys):
     assert main(["train", name, "--epochs", "300", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "stays locked" in out and "dev error" in out
+
+
+def test_split_records_the_users_file_as_source(tmp_path, table, monkeypatch):
+    X, y = table
+    write_data(tmp_path / "d.csv", X, y, ["a", "b", "c"], "label")
+    monkeypatch.chdir(tmp_path)
+    assert main(["split", "d.csv", "--target", "label", "--out", "sets", "--quiet"]) == 0
+    assert json.loads((tmp_path / "sets" / "stats.json").read_text())["source"] == str((tmp_path / "d.csv").resolve())
+
+
+@pytest.fixture
+def counts(tmp_path):
+    """A CSV whose label is a whole number in 0..29, and its path."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2))
+    write_data(tmp_path / "k.csv", X, np.arange(300) % 30, ["a", "b"], "label")
+    return tmp_path / "k.csv"
+
+
+@pytest.mark.parametrize("task, kind", [("auto", "30-class classification"), ("classify", "30-class classification"),
+                                        ("regress", "regression")])
+def test_train_task(counts, capsys, task, kind):
+    assert main(["train", str(counts), "--target", "label", "--task", task, "--epochs", "2", "--quiet"]) == 0
+    assert kind in capsys.readouterr().out
+
+
+def test_split_task_regress_does_not_stratify(counts, tmp_path, capsys):
+    args = ["split", str(counts), "--target", "label", "--quiet", "--out"]
+    assert main([*args, str(tmp_path / "s1")]) == 0
+    assert "stratified split" in capsys.readouterr().out
+    assert main([*args, str(tmp_path / "s2"), "--task", "regress"]) == 0
+    assert "random split" in capsys.readouterr().out
+    assert json.loads((tmp_path / "s2" / "stats.json").read_text())["classes"] is None
+
+
+@pytest.mark.parametrize("command", [["check-match", "{f}", "{f}"], ["run", "{f}", "--out", "{out}"]])
+def test_check_match_and_run_pass_task_to_the_reader(tmp_path, table, capsys, command):
+    X, _ = table
+    write_data(tmp_path / "f.csv", X, np.arange(400) % 2 + 0.5, ["a", "b", "c"], "label")     # 0.5, 1.5
+    args = [a.format(f=tmp_path / "f.csv", out=tmp_path / "r") for a in command]
+    assert main([*args, "--target", "label", "--task", "classify"]) == 2
+    assert "must hold whole-number class labels for task='classify' (CLI --task classify)" in capsys.readouterr().err
+
+
+def test_run_refuses_task_regress(counts, tmp_path, capsys):
+    assert main(["run", str(counts), "--target", "label", "--task", "regress", "--out", str(tmp_path / "r")]) == 2
+    assert "--task must be auto or classify for run (the recipe classifies)" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

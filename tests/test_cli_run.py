@@ -92,3 +92,65 @@ def test_run_on_a_folder_of_images_and_a_csv_with_text_labels(tmp_path):
     assert main(["run", str(tmp_path / "m.csv"), "--target", "kind", "--out", str(tmp_path / "r2"), "--quiet",
                  "--budget", "600"]) == 0
     assert json.loads((tmp_path / "r2" / "run.json").read_text())["data"]["classes"] == ["a", "b"]
+
+
+def fake_run(folder, name="football"):
+    """A run folder whose run.json holds what `runs` shows (no training needed)."""
+    cases = ["high variance", "high bias and high variance", "high bias"]
+    experiments = [{"id": i + 1, "knob": "start" if i == 0 else "l2", "why": f"variance 8.2% > 2.0%: L2 λ = {l2:g}",
+                    "config": {"hidden": [16, 8], "l2": l2, "keep_prob": 1.0}, "epochs": 600,
+                    "train_error": 0.0127 * (i + 1), "dev_error": dev, "diagnosis": {"case": cases[i]}}
+                   for i, (l2, dev) in enumerate([(0.0, 0.0943396), (0.3, 0.1132075), (1.0, 0.0566037)])]
+    record = {"data": {"name": name}, "created": "2026-01-02T03:04:05+00:00", "baseline_error": 0.0,
+              "experiments": experiments, "final": {"experiment": 3}, "spent_epochs": 1800,
+              "test": {"error": 0.07, "interval": 0.036, "opened_at": "2026-01-02T03:04:05+00:00",
+                       "openings": [{"at": "2026-01-02T03:04:05+00:00"}]}}
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps(record))
+
+
+def test_runs_at_80_columns_keeps_every_number_whole(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    fake_run(tmp_path / "fb")
+    assert main(["runs", str(tmp_path / "fb")]) == 0
+    out = capsys.readouterr().out
+    table = out.splitlines()[1:6]                         # header, rule, the rows of the first two experiments
+    assert max(map(len, table)) <= 80 and "…" not in out
+    assert all(text in out for text in ("9.43%", "11.32%", "5.66%", "1.27%", "3.81%", "16,8", "start", "600"))
+    assert "  2  variance 8.2% > 2.0%: L2 λ = 0.3" in out            # why: one line per experiment, below
+    assert "test error 7.00% ± 3.60% (opened once, 2026-01-02T03:04:05+00:00)" in out
+    assert main(["runs", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "…" not in out and all(text in out for text in ("football", "2026-01-02 03:04", "1800", "5.66%", "7.00%"))
+
+
+@pytest.mark.parametrize("damage, why", [("{bad", "JSONDecodeError"), ('{"x": 1}', "no field 'experiments'"),
+                                         ('{"experiments": 3, "data": {"name": "n"}}', "TypeError")])
+def test_runs_lists_the_good_runs_and_marks_a_damaged_one(tmp_path, capsys, damage, why):
+    fake_run(tmp_path / "a")
+    fake_run(tmp_path / "b")
+    (tmp_path / "b" / "run.json").write_text(damage)
+    assert main(["runs", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "football" in captured.out and "unreadable run.json" in captured.out
+    assert f"{tmp_path / 'b' / 'run.json'} is not a readable run record ({why}" in captured.err
+    assert main(["runs", str(tmp_path / "b")]) == 2
+    assert f"nnrecipe: error: {tmp_path / 'b' / 'run.json'} is not a readable run record" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["run", "circles"], ["demo", "init"]])
+def test_out_that_is_a_file_is_refused_before_any_work(tmp_path, capsys, command):
+    (tmp_path / "num.csv").write_text("a\n1\n")
+    for out, given in (("num.csv", "a file"), ("num.csv/sub", f"inside the file {str(tmp_path / 'num.csv')!r}")):
+        assert main([*command, "--out", str(tmp_path / out)]) == 2
+        captured = capsys.readouterr()
+        assert f"--out must be a folder (new or existing); got {str(tmp_path / out)!r}, {given}" in captured.err
+        assert captured.out == ""
+
+
+def test_mlflow_store_is_checked_before_the_run(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("mlflow")
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)       # MLflow ≥ 3.x then refuses file stores
+    out = tmp_path / "c"
+    assert main(["run", "circles", "--out", str(out), "--quiet", "--mlflow", f"file:{tmp_path / 'mlruns'}"]) == 2
+    assert "MLFLOW_ALLOW_FILE_STORE" in capsys.readouterr().err and not out.exists()

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from ._checks import writable_path
 from .errors import NNRecipeError
 
 
@@ -18,6 +19,29 @@ def _ints(text):
     if any(v < 1 for v in values):
         raise argparse.ArgumentTypeError(f"layer sizes must be ≥ 1; got {text!r}")
     return values
+
+
+def _count(low):
+    """An argparse type: an integer ≥ low (seeds ≥ 0, epochs ≥ 1, ...)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer; got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer ≥ {low}; got {text}")
+        return value
+    return parse
+
+
+def _positive(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0; got {text}")
+    return value
 
 
 def _keep_probs(text):
@@ -43,6 +67,9 @@ def _data_options(p, target_help="the label column (CSV/Parquet) or array (NPZ/.
     p.add_argument("--target", help=target_help)
     p.add_argument("--drop-nan", action="store_true", help="drop rows with a missing or non-finite value")
     p.add_argument("--onehot", action="store_true", help="one-hot encode text feature columns")
+    p.add_argument("--task", choices=["auto", "classify", "regress"], default="auto",
+                   help="what the target is: auto (default: text, booleans and integers are classes, other "
+                        "numbers a regression target), classify or regress")
 
 
 DATA_HELP = "a bundled dataset (football, circles, moons, spirals, digits) or a .csv/.parquet/.npz/.mat file"
@@ -61,21 +88,21 @@ def parser():
     t.add_argument("--l2", type=float, default=0.0, help="L2 strength λ")
     t.add_argument("--l1", type=float, default=0.0, help="L1 strength λ₁")
     t.add_argument("--keep-prob", type=_keep_probs, default=1.0, help="dropout keep_prob per hidden layer")
-    t.add_argument("--epochs", type=int, default=1000)
-    t.add_argument("--batch-size", type=int, default=None, help="minibatch size (default: full batch)")
+    t.add_argument("--epochs", type=_count(1), default=1000)
+    t.add_argument("--batch-size", type=_count(1), default=None, help="minibatch size (default: full batch)")
     t.add_argument("--optimizer", default="adam", choices=["gd", "momentum", "adam"])
-    t.add_argument("--lr", type=float, default=0.01)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--lr", type=_positive, default=0.01)
+    t.add_argument("--seed", type=_count(0), default=0)
     t.add_argument("--out", help="write the trained model here (.npz)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     g = sub.add_parser("gradcheck", help="check a saved model's backpropagation against numerical gradients")
     g.add_argument("model", help="a model file written by `nnrecipe train --out` or net.save")
     g.add_argument("data", help=DATA_HELP)
     _data_options(g)
-    g.add_argument("--examples", type=int, default=64, help="check on the first N training examples (default 64)")
+    g.add_argument("--examples", type=_count(1), default=64, help="check on the first N training examples (default 64)")
     g.add_argument("--mode", choices=["full", "fast"], default="full")
     g.add_argument("--dropout", choices=["off", "frozen"], default="off")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=_count(0), default=0)
     r = sub.add_parser("run", help="the main job: split, check, train, diagnose, apply the recipe, test once, report")
     r.add_argument("data", help=DATA_HELP + " or a folder of images, one subfolder per class")
     _data_options(r)
@@ -84,7 +111,7 @@ def parser():
     r.add_argument("--tolerance", type=float, default=None, help="a gap worth a knob (default 0.02)")
     r.add_argument("--budget", type=int, default=None, help="total training epochs over all experiments")
     r.add_argument("--out", help="the run folder (default runs/NAME)")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=_count(0), default=0)
     r.add_argument("--resume", action="store_true", help="continue the run recorded in --out")
     r.add_argument("--force", action="store_true", help="replace the run recorded in --out")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -93,7 +120,7 @@ def parser():
     d = sub.add_parser("demo", help="the notes' illustrations: init, vanishing, regularization")
     d.add_argument("name", choices=["init", "vanishing", "regularization"])
     d.add_argument("--out", default="demo", help="where the figures go (default ./demo)")
-    d.add_argument("--seed", type=int, default=None, help="default: the course's own initial weights")
+    d.add_argument("--seed", type=_count(0), default=None, help="default: the course's own initial weights")
     rs = sub.add_parser("runs", help="list the experiments of a run folder (or the runs under a folder)")
     rs.add_argument("dir", help="a run folder written by `nnrecipe run`, or a folder of them")
     s = sub.add_parser("split", help="split a data file into train/dev/test Parquet files plus training statistics "
@@ -105,7 +132,7 @@ def parser():
     s.add_argument("--no-stratify", action="store_true", help="do not keep class shares equal across sets")
     s.add_argument("--key", help="assign rows by a hash of this column: stable when rows are appended")
     s.add_argument("--salt", default="", help="salt of the --key hash")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_count(0), default=0)
     s.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     m = sub.add_parser("check-match", help="do two data sets come from one distribution? (exit 1 if not)")
@@ -113,7 +140,7 @@ def parser():
     m.add_argument("b", help="the second set, same columns")
     _data_options(m)
     m.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate (Holm), default 0.05")
-    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--seed", type=_count(0), default=0)
     return p
 
 
@@ -121,8 +148,6 @@ def gradcheck(args):
     import nnrecipe as nr
     net = nr.load(args.model)
     X, y, *_ = _load(args.data, args)
-    if args.examples < 1:
-        raise NNRecipeError(f"--examples must be ≥ 1; got {args.examples}")
     report = nr.gradcheck(net, X[:args.examples], y[:args.examples], mode=args.mode, dropout=args.dropout,
                           seed=args.seed)
     print(report)
@@ -139,19 +164,29 @@ def _read(data, args):
         raise NNRecipeError(f"DATA must be a bundled dataset ({', '.join(DATASETS)}) or an existing file; "
                             f"got {data!r}")
     return Table(*read_table(data, args.target, categorical="onehot" if args.onehot else None,
-                             drop_nan=args.drop_nan))
+                             drop_nan=args.drop_nan, task=args.task))
 
 
 def _load(data, args):
-    """(X_train, y_train, X_eval, y_eval, eval_name, classes, split) for a dataset name or file: the
-    data's own test set when it has one (football), else nr.split's train and dev (test locked)."""
-    from .data.split import split
+    """(X_train, y_train, X_dev, y_dev, classes, split) for a dataset name or file, split as `run`
+    splits: train and dev from the data's own training rows when it has a test set (football), else
+    nr.split's train and dev; the test set stays locked either way."""
+    from .data.split import split, split_dev
     t = _read(data, args)
     X = t.X.reshape(len(t.X), -1)
-    if t.test is not None:
-        return X, t.y, t.test[0].reshape(len(t.test[0]), -1), t.test[1], "test", t.classes, None
-    s = split(X, t.y, seed=args.seed)
-    return s.train.X, s.train.y, s.dev.X, s.dev.y, "dev", t.classes, s
+    s = (split(X, t.y, seed=args.seed) if t.test is None else
+         split_dev(X, t.y, (t.test[0].reshape(len(t.test[0]), -1), t.test[1]), seed=args.seed))
+    return s.train.X, s.train.y, s.dev.X, s.dev.y, t.classes, s
+
+
+def _out_folder(path):
+    """--out as a Path to a folder (new or existing), checked before any work."""
+    p = Path(path)
+    existing = next(q for q in (p, *p.parents) if q.exists())        # "." or "/" at the latest
+    if not existing.is_dir():
+        raise NNRecipeError(f"--out must be a folder (new or existing); got {str(p)!r}"
+                            + (", a file" if existing == p else f", inside the file {str(existing)!r}"))
+    return p
 
 
 def train(args):
@@ -159,7 +194,9 @@ def train(args):
 
     import nnrecipe as nr
     console = Console(soft_wrap=True)
-    X, y, Xe, ye, eval_name, classes, s = _load(args.data, args)
+    if args.out:
+        writable_path(args.out, "--out")
+    X, y, Xd, yd, classes, s = _load(args.data, args)
     if classes is None:
         output, n_out, kind = "linear", 1, "regression"
     elif len(classes) <= 2:
@@ -169,21 +206,18 @@ def train(args):
     net = nr.mlp([X.shape[1], *args.hidden, n_out], hidden=args.activation, output=output, init=args.init,
                  l2=args.l2, l1=args.l1, keep_prob=args.keep_prob, seed=args.seed)
     net.normalizer = nr.Standardizer().fit(X, held_out=s)
-    console.print(f"[bold]{args.data}[/]: {len(X)} train / {len(Xe)} {eval_name} examples, "
-                  f"{X.shape[1]} features, {kind}")
-    if s is not None:
-        console.print(f"split: {s.sizes}; the test set ({len(s.test)}) stays locked")
+    console.print(f"[bold]{args.data}[/]: {len(X)} train / {len(Xd)} dev examples, {X.shape[1]} features, {kind}")
+    console.print(f"split: {s.sizes}; the test set ({len(s.test)}) stays locked")
     console.print(f"network {[X.shape[1], *args.hidden, n_out]}, {net.n_params} parameters, "
                   f"{args.optimizer} lr {args.lr}, {args.epochs} epochs")
-    hist = nr.fit(net, X, y, dev=(Xe, ye), epochs=args.epochs, batch_size=args.batch_size,
+    hist = nr.fit(net, X, y, dev=(Xd, yd), epochs=args.epochs, batch_size=args.batch_size,
                   optimizer=args.optimizer, lr=args.lr, seed=args.seed, verbose=0 if args.quiet else 1)
     if classes is None:
-        console.print(f"train mean squared error {net.error(X, y):.6g} · "
-                      f"{eval_name} mean squared error {net.error(Xe, ye):.6g}")
+        console.print(f"train mean squared error {net.error(X, y):.6g} · dev mean squared error {net.error(Xd, yd):.6g}")
     else:
-        wrong = [round(net.error(A, b) * len(A)) for A, b in ((X, y), (Xe, ye))]
+        wrong = [round(net.error(A, b) * len(A)) for A, b in ((X, y), (Xd, yd))]
         console.print(f"train error {wrong[0] / len(X):.2%} ({wrong[0]}/{len(X)}) · "
-                      f"{eval_name} error {wrong[1] / len(Xe):.2%} ({wrong[1]}/{len(Xe)})")
+                      f"dev error {wrong[1] / len(Xd):.2%} ({wrong[1]}/{len(Xd)})")
     if hist.stop_reason:
         console.print(f"[yellow]{hist.stop_reason}[/]")
     if args.out:
@@ -199,9 +233,15 @@ def run(args):
     console = Console(soft_wrap=True)
     if args.resume and args.force:
         raise NNRecipeError("give --resume or --force, not both")
-    t = _read(args.data, args) if args.data != "digits" else _bundled_images("digits")
+    if args.task == "regress":
+        raise NNRecipeError("--task must be auto or classify for run (the recipe classifies); got regress. "
+                            "`nnrecipe train` fits a regression target")
     name = Path(args.data).stem if args.data not in _bundled() else args.data
-    out = Path(args.out or Path("runs") / name)
+    out = _out_folder(args.out or Path("runs") / name)
+    if args.mlflow:
+        from .adapters.mlflow import check
+        check(args.mlflow)
+    t = _read(args.data, args) if args.data != "digits" else _bundled_images("digits")
     recipe = Recipe(baseline_error=args.baseline_error, tolerance=args.tolerance, budget=args.budget,
                     seed=args.seed, out=out, resume=args.resume, force=args.force,
                     verbose=0 if args.quiet else 1, log=lambda text: console.print(f"[bold]›[/] {text}"))
@@ -240,51 +280,96 @@ def _write_report(out, recipe):
 
 def demo(args):
     from .demos import run_demo
-    result = run_demo(args.name, args.out, seed=args.seed)
+    result = run_demo(args.name, _out_folder(args.out), seed=args.seed)
     print(result)
     print("figures: " + ", ".join(str(p) for p in result.figures))
     return 0
 
 
 def runs(args):
-    import json
-
     from rich.console import Console
-    from rich.table import Table
     root = Path(args.dir)
     if not root.is_dir():
         raise NNRecipeError(f"DIR must be a run folder or a folder of them; got {str(root)!r}")
     console = Console(soft_wrap=True)
     if (root / "run.json").exists():
-        record = json.loads((root / "run.json").read_text())
-        table = Table(title=f"{root}: {record['data']['name']}, baseline {record['baseline_error']:.2%}")
-        for column in ("#", "knob", "why", "hidden", "λ", "keep", "epochs", "train", "dev", "case", "chosen"):
-            table.add_column(column, justify="right" if column in ("#", "epochs", "train", "dev") else "left")
-        chosen = (record.get("final") or {}).get("experiment")
-        for e in record["experiments"]:
-            c = e["config"]
-            table.add_row(str(e["id"]), e["knob"], e["why"], ",".join(map(str, c["hidden"])), f"{c['l2']:g}",
-                          f"{c['keep_prob']:g}", str(e["epochs"]), f"{e['train_error']:.2%}", f"{e['dev_error']:.2%}",
-                          e["diagnosis"]["case"], "✓" if e["id"] == chosen else "")
+        table, whys, footer = _record(root, _experiments)
         console.print(table)
-        if record.get("test"):
-            console.print(f"test error {record['test']['error']:.2%} ± {record['test']['interval']:.2%} "
-                          f"(opened once, {record['test']['opened_at']})")
+        for line in whys + footer:
+            console.print(line)
         return 0
     found = sorted(p.parent for p in root.glob("*/run.json"))
     if not found:
         raise NNRecipeError(f"{root} holds no run.json, nor folders that do")
-    table = Table(title=str(root))
-    for column in ("run", "data", "created", "experiments", "epochs", "dev", "test"):
-        table.add_column(column)
+    table = _table(str(root), ("run", "fold"), "data", "created", "experiments", "epochs", "dev", "test")
+    unreadable = []
     for folder in found:
-        r = json.loads((folder / "run.json").read_text())
-        final = next((e for e in r["experiments"] if e["id"] == (r.get("final") or {}).get("experiment")), None)
-        table.add_row(folder.name, r["data"]["name"], r["created"], str(len(r["experiments"])),
-                      str(r.get("spent_epochs", "")), f"{final['dev_error']:.2%}" if final else "—",
-                      f"{r['test']['error']:.2%}" if r.get("test") else "—")
+        try:
+            table.add_row(folder.name, *_record(folder, _summary))
+        except NNRecipeError as exc:
+            table.add_row(folder.name, "[red]unreadable run.json[/]", *[""] * 5)
+            unreadable.append(str(exc))
     console.print(table)
-    return 0
+    for line in unreadable:
+        print(f"nnrecipe: {line}", file=sys.stderr)
+    return 1 if unreadable else 0
+
+
+RIGHT = ("#", "epochs", "experiments", "train", "dev", "test")
+
+
+def _table(title, *columns):
+    """A compact rich Table (two spaces between columns) that fits 80 columns: its columns never wrap
+    or cut their text, except those given as (name, "fold"), which wrap."""
+    from rich import box
+    from rich.table import Table
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0, 0, 1), pad_edge=False)
+    for column in columns:
+        name, overflow = column if isinstance(column, tuple) else (column, None)
+        table.add_column(name, justify="right" if name in RIGHT else "left", no_wrap=overflow is None,
+                         overflow=overflow or "ellipsis")
+    return table
+
+
+def _record(folder, build):
+    """build(the dict in folder/run.json); NNRecipeError when that file is not a readable run record."""
+    import json
+    path = folder / "run.json"
+    try:
+        return build(json.loads(path.read_text(encoding="utf-8")), folder)
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        why = f"no field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        raise NNRecipeError(f"{path} is not a readable run record ({why})") from None
+
+
+def _summary(record, folder):
+    """One row of the runs under a folder: data, created, experiments, epochs, dev, test."""
+    final = next((e for e in record["experiments"] if e["id"] == (record.get("final") or {}).get("experiment")),
+                 None)
+    return (record["data"]["name"], record["created"][:16].replace("T", " "), str(len(record["experiments"])),
+            str(record.get("spent_epochs", "")), f"{final['dev_error']:.2%}" if final else "—",
+            f"{record['test']['error']:.2%}" if record.get("test") else "—")
+
+
+def _experiments(record, folder):
+    """(table of a run's experiments, their `why` lines, the test line): `why` is long prose, so it
+    goes below the table, where the numbers need not share the width with it."""
+    table = _table(f"{folder}: {record['data']['name']}, baseline {record['baseline_error']:.2%}",
+                   "#", "knob", "hidden", "λ", "keep", "epochs", "train", "dev", ("case", "fold"), "chosen")
+    chosen = (record.get("final") or {}).get("experiment")
+    whys = []
+    for e in record["experiments"]:
+        c = e["config"]
+        table.add_row(str(e["id"]), e["knob"], ",".join(map(str, c["hidden"])), f"{c['l2']:g}",
+                      f"{c['keep_prob']:g}", str(e["epochs"]), f"{e['train_error']:.2%}", f"{e['dev_error']:.2%}",
+                      e["diagnosis"]["case"], "✓" if e["id"] == chosen else "")
+        whys.append(f"{e['id']:>3}  {e['why']}")
+    test = record.get("test")
+    if not test:
+        return table, whys, []
+    times = len(test.get("openings") or [None])
+    opened = f"once, {test['opened_at']}" if times == 1 else f"{times} times, first {test['opened_at']}"
+    return table, whys, [f"test error {test['error']:.2%} ± {test['interval']:.2%} (opened {opened})"]
 
 
 def split(args):
@@ -298,6 +383,7 @@ def split(args):
     from .data.stream import split_file
     console = Console(soft_wrap=True, stderr=True)
     source, target = args.data, args.target
+    given = source if source in _bundled() else Path(source).resolve()      # what stats.json records
     with tempfile.TemporaryDirectory() as tmp, Progress(console=console, disable=args.quiet, transient=True) as bar:
         if not str(source).lower().endswith((".parquet", ".pq")):
             t = _read(source, args)
@@ -308,11 +394,11 @@ def split(args):
             write_data(source, t.X, t.y if t.classes is None else np.asarray(t.classes)[t.y], t.features, target)
         elif target is None:
             raise NNRecipeError("--target must name the label column of the Parquet file")
-        task = bar.add_task("splitting", total=None)
+        job = bar.add_task("splitting", total=None)
         result = split_file(source, args.out, target, ratios=args.ratios, stratify=not args.no_stratify,
                             key=args.key, salt=args.salt, seed=args.seed, drop_nan=args.drop_nan,
-                            overwrite=args.overwrite, progress=lambda done, total: bar.update(task, completed=done,
-                                                                                               total=total))
+                            overwrite=args.overwrite, task=args.task, source=given,
+                            progress=lambda done, total: bar.update(job, completed=done, total=total))
     print(f"{result.mode} split: " + " · ".join(f"{k} {v:,}" for k, v in result.n.items()) + f" ({result.reason})")
     print(f"written to {result.out}: " + ", ".join(p.name for p in result.paths.values()))
     return 0
