@@ -218,3 +218,36 @@ def test_saved_files_follow_the_umask(tmp_path, umask):
         os.umask(old)
     for name in ("m.npz", "d.csv"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("output, units, classes", [("softmax", 3, ["cat", "dog", "eel"]), ("sigmoid", 1, [3, 7])])
+def test_classes_and_features_round_trip_and_predict_gives_labels(tmp_path, output, units, classes):
+    net = nr.mlp([2, 4, units], output=output, seed=0)
+    X = np.random.default_rng(0).standard_normal((20, 2))
+    index = net.predict(X)                                    # no classes: 0, 1, ...
+    net.classes, net.features = np.array(classes), ["height", "weight"]
+    np.testing.assert_array_equal(net.predict(X), np.array(classes)[index])
+    net.save(tmp_path / "m.npz")
+    back = nr.load(tmp_path / "m.npz")
+    assert back.features == ["height", "weight"] and back.classes.tolist() == classes
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
+
+
+@pytest.mark.parametrize("attr, value, match", [("classes", ["a", "b", "c"], "classes must be one number or string per class \\(2"),
+                                                ("classes", [["a"], ["b"]], "classes must"),
+                                                ("features", ["x"], "features must be 2 column names"),
+                                                ("features", [1, 2], "features must")])
+def test_bad_classes_or_features_refuse_to_save(tmp_path, attr, value, match):
+    net = nr.mlp([2, 1], seed=0)
+    setattr(net, attr, value)
+    with pytest.raises(nr.NNRecipeError, match=match):
+        net.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_tampered_classes_raise_on_load(tmp_path):
+    nr.mlp([2, 1], seed=0).save(tmp_path / "m.npz")
+    arrays, meta = serialize.read_archive(tmp_path / "m.npz")
+    serialize.write_archive(tmp_path / "m.npz", arrays, meta | {"classes": ["a", "b", "c"]})
+    with pytest.raises(nr.NNRecipeError, match="classes must"):
+        nr.load(tmp_path / "m.npz")

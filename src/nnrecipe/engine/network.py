@@ -54,6 +54,8 @@ class Network:
         self.loss = LOSSES[last.activation]()
         last.activation_in_loss = True
         self.normalizer = None       # optional: an object with transform(X), applied to every X
+        self.classes = None          # optional (n_classes,): the labels predict returns for 0, 1, ...
+        self.features = None         # optional list of the input columns' names, in order
         self.input_dim = None
         if input_dim is not None:
             self.build(input_dim)
@@ -265,8 +267,10 @@ class Network:
         return np.hstack([1 - out, out]) if out.shape[1] == 1 and self.loss.activation == "sigmoid" else out
 
     def predict(self, X):
-        """Labels (classification: 0/1 or class index) or values (regression)."""
-        return self.loss.predict(self.output(X))
+        """Labels or values (n_samples,): classes[index] when `classes` is set, else the class
+        index (0/1 for one sigmoid unit); values for regression."""
+        labels = self.loss.predict(self.output(X))
+        return labels if self.classes is None else np.asarray(self.classes)[labels]
 
     def error(self, X, y):
         """Share misclassified (classifier) or mean squared error (regression)."""

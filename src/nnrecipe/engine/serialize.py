@@ -84,7 +84,33 @@ def save(net, path):
         arrays.update({f"normalizer.{k}": v for k, v in net.normalizer.state().items()})
     from .. import __version__
     write_archive(path, arrays, {"format": FORMAT, "version": VERSION, "nnrecipe": __version__,
-                                 "network": config, "normalizer": normalizer})
+                                 "network": config, "normalizer": normalizer,
+                                 "classes": _labels_meta(net), "features": _features_meta(net)})
+
+
+def _n_classes(net):
+    """How many labels the output stands for: 2 for one sigmoid unit, K for a softmax; None otherwise."""
+    units, kind = net.layers[-1].units, net.loss.activation
+    return 2 if kind == "sigmoid" and units == 1 else units if kind == "softmax" else None
+
+
+def _labels_meta(net):
+    if net.classes is None:
+        return None
+    classes = np.asarray(net.classes)
+    if classes.ndim != 1 or len(classes) != _n_classes(net) or classes.dtype.kind not in "biufU":
+        raise NNRecipeError(f"classes must be one number or string per class ({_n_classes(net)} for this "
+                            f"network's output); got {net.classes!r}")
+    return classes.tolist()
+
+
+def _features_meta(net):
+    if net.features is None:
+        return None
+    features = list(net.features)
+    if len(features) != net.input_dim or not all(isinstance(f, str) for f in features):
+        raise NNRecipeError(f"features must be {net.input_dim} column names (strings); got {net.features!r}")
+    return features
 
 
 def network_from_config(config):
@@ -129,4 +155,7 @@ def load(path):
             raise NNRecipeError(f"{path}: normalizer type must be one of {', '.join(NORMALIZERS)}; got {kind!r}")
         state = {k.removeprefix("normalizer."): v for k, v in arrays.items() if k.startswith("normalizer.")}
         net.normalizer = NORMALIZERS[kind].from_state(state, n_features=net.input_dim)
+    net.classes = None if meta.get("classes") is None else np.asarray(meta["classes"])
+    net.features = meta.get("features")
+    _labels_meta(net), _features_meta(net)             # the same checks as on save
     return net
