@@ -13,7 +13,9 @@ from nnrecipe.doctor.diagnose import (
     DEFAULT_TOLERANCE,
     DONE,
     VARIANCE_STEPS,
+    describe_error,
     diagnose,
+    error_interval,
 )
 
 
@@ -157,3 +159,23 @@ def test_dev_error_given_with_a_history():
 def test_a_diagnosis_is_not_a_history():
     with pytest.raises(nr.NNRecipeError):
         diagnose(diagnose(0.1, 0.2))
+
+
+@pytest.mark.parametrize("errors, n, low, high", [
+    (0, 60, 0.0, 0.0601719),          # no error seen: still an interval, not ± 0
+    (13, 200, 0.0383764, 0.1080191),
+    (1, 7, 0.0256796, 0.5131278),
+    (60, 60, 0.9398281, 1.0),
+])
+def test_error_interval_is_wilsons(errors, n, low, high):      # scipy: binomtest(…).proportion_ci("wilson")
+    assert error_interval(errors, n) == pytest.approx((low, high), abs=1e-7)
+
+
+def test_describe_error():
+    assert describe_error(0, 60) == "0.00% (95% CI 0.00–6.02%, n = 60)"
+
+
+@pytest.mark.parametrize("errors, n", [(-1, 10), (11, 10), (0, 0), (0.5, 10), (True, 10)])
+def test_error_interval_refuses_bad_counts(errors, n):
+    with pytest.raises(nr.NNRecipeError, match="errors and n must be integers with 0 ≤ errors ≤ n and n > 0"):
+        error_interval(errors, n)

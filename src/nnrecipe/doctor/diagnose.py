@@ -1,8 +1,10 @@
 """Bias or variance: where the error comes from, against a baseline, and what the recipe does next."""
 
+import math
 import numbers
 from dataclasses import dataclass, field
 
+from ..data.split import Z95
 from ..errors import NNRecipeError, expect
 from ..training.history import History
 
@@ -95,3 +97,21 @@ def diagnose(train_error, dev_error=None, baseline_error=0.0, tolerance=None):
     steps = steps or (DONE,)
     return Diagnosis(train_error, dev_error, float(baseline_error), float(tolerance), bias, variance,
                      CASES[high], steps, epoch)
+
+
+def error_interval(errors, n):
+    """The 95% Wilson score interval (low, high) of an error rate measured as `errors` wrong out of n
+    examples. Unlike the normal interval p ± 1.96·√(p(1−p)/n) it keeps its width at 0 or n errors:
+    0 wrong out of 60 gives [0, 6.0%], not ± 0."""
+    ok = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (errors, n))
+    expect(ok and 0 <= errors <= n and n > 0, "errors and n", "integers with 0 ≤ errors ≤ n and n > 0",
+           f"{errors!r} and {n!r}")
+    p, z2 = errors / n, Z95 * Z95
+    centre, half = p + z2 / (2 * n), Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return max(0.0, (centre - half) / (1 + z2 / n)), min(1.0, (centre + half) / (1 + z2 / n))
+
+
+def describe_error(errors, n):
+    """An error rate with its 95% Wilson interval: '0.00% (95% CI 0.00–6.02%, n = 60)'."""
+    low, high = error_interval(errors, n)
+    return f"{errors / n:.2%} (95% CI {100 * low:.2f}–{high:.2%}, n = {n})"
