@@ -80,7 +80,10 @@ def test_budget_is_respected_and_said(tmp_path):
     t = nr.load_dataset("moons", n=300, noise=0.35)
     r = Recipe(verbose=0, budget=1300).fit(t.X, t.y)
     assert r.record_["spent_epochs"] <= 1300
-    assert any("budget" in d for d in r.decisions_)
+    assert any(d.startswith("skipped") and "budget of 1300" in d for d in r.decisions_)
+    # every knob left was skipped for want of epochs: the stop line says the budget, not "no knob is left"
+    [stop] = [d for d in r.decisions_ if d.startswith("stop:")]
+    assert "the budget of 1300 epochs is spent" in stop and "knob of the recipe is left" not in stop
 
 
 def test_images_get_the_augmentation_knob_when_variance_stays_high():
@@ -96,7 +99,7 @@ def test_images_get_the_augmentation_knob_when_variance_stays_high():
     ({"baseline_error": -0.1}, np.zeros((60, 2)), np.zeros(60, int), r"baseline_error must be in \[0, 1\)"),
     ({"budget": 0}, np.zeros((60, 2)), np.zeros(60, int), "budget must be"),
     ({}, np.zeros((MIN_ROWS - 1, 2)), np.zeros(MIN_ROWS - 1, int), f"at least {MIN_ROWS} rows"),
-    ({}, np.zeros((60, 2)), np.linspace(0, 1, 60), "class indices"),
+    ({}, np.zeros((60, 2)), np.linspace(0, 1, 60), "regression targets are not supported"),
     ({}, np.zeros((60, 2)), np.zeros(59, int), r"shape \(60,\)"),
 ])
 def test_bad_input(kwargs, X, y, message):

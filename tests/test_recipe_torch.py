@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import nnrecipe as nr
@@ -36,3 +37,12 @@ def test_nnrecipe_torch_fit_runs_the_recipe_on_a_factory():
     r = nt.fit(nt.mlp_factory(2, 1), t.X, t.y, verbose=0, budget=1000)
     assert r.record_["spent_epochs"] <= 1000 and r.test_error_ <= 0.15
     assert isinstance(r.best_, nt.TorchModel)
+
+
+def test_nnrecipe_torch_fit_names_bad_x_with_the_users_row():
+    import nnrecipe.torch as nt
+    t = nr.load_dataset("moons", n=200)
+    X = t.X.copy()
+    X[150, 1] = np.nan
+    with pytest.raises(nr.NNRecipeError, match="X must be finite; got nan at row 150, column 1"):
+        nt.fit(nt.mlp_factory(2, 1), X, t.y, verbose=0, budget=10)

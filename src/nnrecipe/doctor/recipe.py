@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import positive
+from .._checks import as_rows, positive
 from ..data import augment as aug
 from ..data.match import check_match
 from ..data.normalize import Standardizer
@@ -67,19 +67,56 @@ def _images_augmentation():
     return aug.Compose([aug.Rotate(10), aug.Zoom(0.1)])
 
 
+def _plain(label):
+    """A label as the Python value it holds (3, not np.int64(3)), for messages and JSON."""
+    return label.item() if isinstance(label, np.generic) else label
+
+
+def _features(X, name):
+    """X as an array of rows (n, d) or images (n, H, W[, C]), numeric and finite; errors name `name`
+    and the user's own row and column."""
+    try:
+        X = np.asarray(X)
+    except (TypeError, ValueError) as exc:              # ragged lists and the like
+        raise NNRecipeError(f"{name} must be array-like of numbers; got {type(X).__name__} ({exc})") from None
+    as_rows(X, name)                                    # the checks (images flattened to rows)
+    return X
+
+
+def _labels(y, n, name, rows_of):
+    """y as n class labels, one per row of `rows_of`: numbers or strings, nothing that looks like a
+    regression target."""
+    try:
+        y = np.asarray(y)
+    except (TypeError, ValueError) as exc:
+        raise NNRecipeError(f"{name} must be array-like of class labels; got {type(y).__name__} ({exc})") from None
+    expect(y.ndim == 1 and len(y) == n, name, f"class labels of shape ({n},), one per row of {rows_of}",
+           f"shape {y.shape}")
+    if y.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
+        if bad.size:
+            raise NNRecipeError(f"{name} must be class labels (the recipe classifies; regression targets are not "
+                                f"supported); got the non-integer value {_plain(y[bad[0]])} at row {bad[0]}")
+    elif y.dtype.kind not in "biuUSO":
+        raise NNRecipeError(f"{name} must be class labels (numbers or strings); got dtype {y.dtype}")
+    return y
+
+
 class Recipe:
     """The notes' basic recipe, run by the machine.
 
     baseline_error : the best reachable error (human-level, Bayes estimate), in [0, 1).
     tolerance : a gap (avoidable bias or variance) larger than this is worth a knob (default 0.02).
-    budget : total training epochs over all experiments (default: 12 × the first experiment's).
+    budget : total training epochs over all experiments (default None: no limit). A budget below the
+        first experiment's epochs (600 up to 1000 training rows, else 60) cuts that experiment to it.
     out : a folder for run.json, models/ and the report; None keeps everything in memory.
     resume : reuse the experiments an earlier run recorded in `out`; force : discard that run.
     trainer : None (the NumPy engine) or a `nnrecipe.torch.TorchTrainer(model_factory)`: the same
         recipe drives a torch model (one process, or DDP under torchrun: only rank 0 writes).
 
-    After fit: split_, match_, experiments_ (records, as in run.json), best_ (the chosen
-    Network), best_dev_error_, diagnosis_, test_error_, record_ (the whole run.json dict).
+    After fit: classes_ (y's labels, in the order of the network's outputs; `predict` returns them),
+    split_, match_, experiments_ (records, as in run.json), best_ (the chosen Network, which predicts
+    indices into classes_), best_dev_error_, diagnosis_, test_error_, record_ (the whole run.json dict).
 
     Each experiment trains until its epoch limit or a plateau of the training cost J (no gain of
     1e-4 in 10 epochs: the rule never looks at dev, so it is not early stopping).
@@ -93,10 +130,11 @@ class Recipe:
 
     # ---- the loop ---------------------------------------------------------------------
     def fit(self, X, y, test=None, name="data", features=None, classes=None):
-        """Run the recipe on (X, y): X (n, d) or images (n, H, W[, C]); y (n,) class labels.
+        """Run the recipe on (X, y): X (n, d) or images (n, H, W[, C]); y (n,) class labels of one
+        sortable kind (0/1, -1/1, 3/7, strings: `classes_` keeps them), or indices into `classes`.
         test : (X_test, y_test) when the data comes with its own test set, else split off."""
-        self._validate(X, y)
-        X, y = np.asarray(X), np.asarray(y)
+        self._validate_options()
+        X, y, test = self._inputs(X, y, test, classes)
         self._writes = self.out is not None
         if self.trainer is not None and self.out is not None:
             from ..adapters.torch_train import is_main
@@ -104,16 +142,15 @@ class Recipe:
         self._prepare_out()
         s = split_dev(X, y, test, seed=self.seed) if test is not None else split(X, y, seed=self.seed)
         self.split_ = s
-        labels = y if test is None else np.concatenate([y, np.asarray(test[1]).reshape(-1)])
-        n_classes = len(classes) if classes is not None else int(labels.max()) + 1
-        self._n_out = 1 if n_classes <= 2 else n_classes
+        self._n_out = 1 if len(self.classes_) <= 2 else len(self.classes_)
         self._images = X.ndim > 2
         self.match_ = check_match(s.dev, s.test, seed=self.seed)
         self.standardizer_ = Standardizer().fit(s.train.X, held_out=s)
         self._n_dev = len(s.dev)
         self._spent, self._done, self.experiments_, self.decisions_ = 0, {}, [], []
+        self._over_budget = False
         self._load_previous()
-        self.record_ = self._new_record(name, features, classes, s)
+        self.record_ = self._new_record(name, features, s)
         self._decide(f"split: {s.sizes}")
         self._decide(("dev and test match: " if self.match_.same else "WARNING, dev and test differ: ")
                      + self.match_.verdict + ("" if self.match_.same else
@@ -122,8 +159,15 @@ class Recipe:
         self._finish()
         return self
 
+    def predict(self, X):
+        """The chosen model's predictions as labels of y (`classes_`), not as class indices."""
+        return self.classes_[np.asarray(self.best_.predict(_rows(np.asarray(X)))).reshape(-1).astype(int)]
+
     def _search(self):
-        best = self._run(self._first_config(), "start", "a He-initialized ReLU network sized from the data")
+        cfg, why = self._first_config(), "a He-initialized ReLU network sized from the data"
+        if self.budget is not None and self.budget < cfg.epochs:     # a run always trains something
+            cfg, why = replace(cfg, epochs=self.budget), why + f", cut to the budget of {self.budget} epochs"
+        best = self._run(cfg, "start", why)
         bias, variance = list(BIAS_KNOBS), list(VARIANCE_KNOBS)
         self.lambda_sweep_, self.learning_curve_ = [], None
         while True:
@@ -151,7 +195,10 @@ class Recipe:
                 best = self._try_variance(variance.pop(0), best, d)
             else:
                 left = "bias" if d.high_bias else "variance"
-                self._decide(f"stop: {d.case}, and no {left} knob of the recipe is left to turn")
+                self._decide(f"stop: {d.case}, and " + (
+                    f"the budget of {self.budget} epochs is spent: the knobs left need more than the "
+                    f"{self.budget - self._spent} epochs that remain" if self._over_budget
+                    else f"no {left} knob of the recipe is left to turn"))
                 break
         self._best = best
 
@@ -245,6 +292,7 @@ class Recipe:
         todo = cfg.epochs - base
         if self.budget is not None and self._spent + todo > self.budget:
             self._decide(f"skipped ({why}): {todo} more epochs would pass the budget of {self.budget}")
+            self._over_budget = True
             return None
         number = len(self.experiments_) + 1
         s = self.split_
@@ -338,13 +386,13 @@ class Recipe:
             self.best_.save(self.out / ("model.npz" if self.trainer is None else "model.pt"))
         self._save()
 
-    def _new_record(self, name, features, classes, s):
+    def _new_record(self, name, features, s):
         return {"format": RUN_FORMAT, "version": 1, "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 "data": {"name": str(name), "n": len(s.train) + len(s.dev) + len(s.test),
                          "n_features": int(self.standardizer_.mean_.size),
                          "features": None if features is None else [str(f) for f in features],
-                         "classes": None if classes is None else [c if isinstance(c, (int, str)) else str(c)
-                                                                  for c in classes],
+                         "classes": [c if isinstance(c, (int, float, str)) else str(c)
+                                     for c in map(_plain, self.classes_)],
                          "kind": "binary" if self._n_out == 1 else "multiclass", "images": bool(self._images)},
                 "split": {"train": len(s.train), "dev": len(s.dev), "test": len(s.test), "reason": s.sizes.reason,
                           "dev_interval": s.sizes.dev_interval, "test_interval": s.sizes.test_interval},
@@ -366,19 +414,48 @@ class Recipe:
             os.replace(tmp, self.out / "run.json")
 
     # ---- validation and the run folder --------------------------------------------------
-    def _validate(self, X, y):
+    def _validate_options(self):
         ok = isinstance(self.baseline_error, (int, float)) and not isinstance(self.baseline_error, bool)
         expect(ok and 0 <= self.baseline_error < 1, "baseline_error", "in [0, 1)", repr(self.baseline_error))
         if self.budget is not None:
             positive(self.budget, "budget", integer=True)
-        n = len(X)
-        if n < MIN_ROWS:
+
+    def _inputs(self, X, y, test, classes):
+        """(X, y, test) checked before any work, errors naming X, y or test with the user's own rows and
+        shapes; the labels become indices into `classes_` (np.unique of y's, or `classes` when y holds
+        indices into it, as the CLI gives)."""
+        X = _features(X, "X")
+        if len(X) < MIN_ROWS:
             raise NNRecipeError(f"the data must have at least {MIN_ROWS} rows to split into train, dev and test "
-                                f"and compare dev with test; got {n}")
-        y = np.asarray(y)
-        expect(y.ndim == 1 and len(y) == n, "y", f"class labels of shape ({n},)", f"shape {y.shape}")
-        expect(y.dtype.kind in "iub" and y.min() >= 0, "y", "class indices 0, 1, … (the recipe classifies)",
-               f"dtype {y.dtype}")
+                                f"and compare dev with test; got {len(X)}")
+        y, n = _labels(y, len(X), "y", "X"), len(X)
+        if test is not None:
+            expect(isinstance(test, (tuple, list)) and len(test) == 2, "test", "a pair (X_test, y_test)",
+                   type(test).__name__)
+            Xt = _features(test[0], "X_test")
+            expect(Xt.shape[1:] == X.shape[1:], "X_test", f"rows of shape {X.shape[1:]} like X", f"shape {Xt.shape}")
+            test = (Xt, _labels(test[1], len(Xt), "y_test", "X_test"))
+        parts = [y] if test is None else [y, test[1]]
+        try:
+            labels = np.concatenate(parts)
+            if classes is None:
+                self.classes_, codes = np.unique(labels, return_inverse=True)
+        except TypeError:                               # mixed kinds: numbers and strings, None, …
+            kinds = sorted({type(_plain(v)).__name__ for p in parts for v in p})
+            raise NNRecipeError("y must hold labels of one sortable kind (all numbers or all strings); got "
+                                + ", ".join(kinds)) from None
+        if classes is not None:
+            self.classes_, k = np.asarray(classes), len(classes)
+            ok = labels.dtype.kind in "biuf" and labels.min() >= 0 and labels.max() < k
+            expect(ok, "y", f"indices 0…{k - 1} into classes (given with {k} labels)",
+                   f"values from {_plain(labels.min())} to {_plain(labels.max())}" if labels.dtype.kind in "biuf"
+                   else f"dtype {labels.dtype}")
+            codes = labels.astype(np.int64)
+        present = np.unique(codes[:n])
+        if len(present) < 2:
+            raise NNRecipeError(f"y must hold at least 2 classes to train a classifier; got 1 class "
+                                f"({_plain(self.classes_[present[0]])!r})")
+        return X, codes[:n], None if test is None else (test[0], codes[n:])
 
     def _prepare_out(self):
         if self.out is None:

@@ -1,0 +1,73 @@
+"""What the recipe accepts and refuses before any work: X and y named with the user's own rows, labels
+of any kind, the budget."""
+
+import numpy as np
+import pytest
+
+import nnrecipe as nr
+from nnrecipe.doctor.recipe import Recipe
+
+BUDGET = 20          # epochs: enough to train something, small enough to keep these tests fast
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    return X, (X[:, 0] > 0).astype(int)
+
+
+def fit(X, y, **kwargs):
+    return Recipe(verbose=0, **{"budget": BUDGET, **kwargs}).fit(X, y)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda X, y: (np.where(np.arange(200)[:, None] == 150, np.nan, X), y),
+     "X must be finite; got nan at row 150, column 0"),
+    (lambda X, y: (X[:, 0], y), r"X must be 2-D .*; got 1-D shape \(200,\)"),
+    (lambda X, y: (X.astype(str), y), "X must be numeric"),
+    (lambda X, y: (X, y[:150]), r"y must be class labels of shape \(200,\), one per row of X; got shape \(150,\)"),
+    (lambda X, y: (X, np.zeros(200, int)), r"y must hold at least 2 classes .*; got 1 class \(0\)"),
+    (lambda X, y: (X, np.full(200, "cat")), r"got 1 class \('cat'\)"),
+    (lambda X, y: (X, X[:, 1]), r"regression targets are not supported\); got the non-integer value"),
+    (lambda X, y: (X, np.where(y == 1, np.nan, 0.0)), "y must be class labels .*; got the non-integer value nan"),
+    (lambda X, y: (X, np.array([1, "a"], dtype=object)[y]), "y must hold labels of one sortable kind"),
+])
+def test_bad_x_and_y_are_named_with_the_users_rows(data, change, message):
+    with pytest.raises(nr.NNRecipeError, match=message):
+        fit(*change(*data))
+
+
+def test_a_given_test_set_is_checked_too(data):
+    X, y = data
+    Xt = X[:60].copy()
+    Xt[7, 2] = np.inf
+    with pytest.raises(nr.NNRecipeError, match="X_test must be finite; got inf at row 7, column 2"):
+        Recipe(verbose=0, budget=BUDGET).fit(X, y, test=(Xt, y[:60]))
+    with pytest.raises(nr.NNRecipeError, match=r"X_test must be rows of shape \(3,\) like X; got shape \(60, 2\)"):
+        Recipe(verbose=0, budget=BUDGET).fit(X, y, test=(X[:60, :2], y[:60]))
+
+
+def test_indices_into_given_classes_must_be_in_range(data):
+    X, y = data
+    with pytest.raises(nr.NNRecipeError, match=r"y must be indices 0…1 into classes .*; got values from -1 to 1"):
+        Recipe(verbose=0, budget=BUDGET).fit(X, np.array([-1, 1])[y], classes=["no", "yes"])
+
+
+@pytest.mark.parametrize("labels", [np.array([-1, 1]), np.array([3, 7]), np.array([0.0, 1.0]),
+                                    np.array(["cat", "dog"])])
+def test_labels_of_any_kind_are_classes_and_predictions_come_back_as_them(data, labels):
+    X, y = data
+    r = fit(X, labels[y])
+    assert list(r.classes_) == list(labels) and r.record_["data"]["classes"] == labels.tolist()
+    assert r.record_["data"]["kind"] == "binary"
+    predicted = r.predict(X)
+    assert set(predicted) <= set(labels) and np.mean(predicted == labels[y]) > 0.6
+
+
+def test_a_budget_below_the_first_experiment_cuts_it(data):
+    r = fit(*data, budget=5)                            # the first experiment wants 600 epochs
+    [first] = r.experiments_
+    assert first["config"]["epochs"] == 5 and r.record_["spent_epochs"] <= 5
+    assert "cut to the budget of 5 epochs" in first["why"]
+    assert "stop: the budget of 5 epochs is spent" in r.decisions_
