@@ -47,9 +47,13 @@ def test_train_csv_multiclass(tmp_path, capsys):
     labels = np.array(["cat", "dog", "eel"])[(X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)]
     path = tmp_path / "animals.csv"
     path.write_text("a,kind,b\n" + "\n".join(f"{a},{k},{b}" for (a, b), k in zip(X, labels)))
-    assert main(["train", str(path), "--target", "kind", "--epochs", "200", "--quiet"]) == 0
+    assert main(["train", str(path), "--target", "kind", "--epochs", "200", "--quiet",
+                 "--out", str(tmp_path / "m.npz")]) == 0
     out = capsys.readouterr().out
     assert "90 train / 30 dev" in out and "test set (30) stays locked" in out and "3-class classification" in out
+    net = nr.load(tmp_path / "m.npz")                 # the file knows the labels and the columns
+    assert net.features == ["a", "b"] and net.classes.tolist() == ["cat", "dog", "eel"]
+    assert set(net.predict(X)) <= {"cat", "dog", "eel"} and np.mean(net.predict(X) == labels) > 0.8
 
 
 def test_train_npz_regression(tmp_path, capsys):

@@ -168,7 +168,7 @@ def _read(data, args):
 
 
 def _load(data, args):
-    """(X_train, y_train, X_dev, y_dev, classes, split) for a dataset name or file, split as `run`
+    """(X_train, y_train, X_dev, y_dev, table, split) for a dataset name or file, split as `run`
     splits: train and dev from the data's own training rows when it has a test set (football), else
     nr.split's train and dev; the test set stays locked either way."""
     from .data.split import split, split_dev
@@ -176,7 +176,7 @@ def _load(data, args):
     X = t.X.reshape(len(t.X), -1)
     s = (split(X, t.y, seed=args.seed) if t.test is None else
          split_dev(X, t.y, (t.test[0].reshape(len(t.test[0]), -1), t.test[1]), seed=args.seed))
-    return s.train.X, s.train.y, s.dev.X, s.dev.y, t.classes, s
+    return s.train.X, s.train.y, s.dev.X, s.dev.y, t, s
 
 
 def _out_folder(path):
@@ -196,7 +196,8 @@ def train(args):
     console = Console(soft_wrap=True)
     if args.out:
         writable_path(args.out, "--out")
-    X, y, Xd, yd, classes, s = _load(args.data, args)
+    X, y, Xd, yd, t, s = _load(args.data, args)
+    classes = t.classes
     if classes is None:
         output, n_out, kind = "linear", 1, "regression"
     elif len(classes) <= 2:
@@ -206,6 +207,8 @@ def train(args):
     net = nr.mlp([X.shape[1], *args.hidden, n_out], hidden=args.activation, output=output, init=args.init,
                  l2=args.l2, l1=args.l1, keep_prob=args.keep_prob, seed=args.seed)
     net.normalizer = nr.Standardizer().fit(X, held_out=s)
+    net.classes = None if classes is None else np.asarray(classes)      # predict gives the data's labels
+    net.features = list(t.features)
     console.print(f"[bold]{args.data}[/]: {len(X)} train / {len(Xd)} dev examples, {X.shape[1]} features, {kind}")
     console.print(f"split: {s.sizes}; the test set ({len(s.test)}) stays locked")
     console.print(f"network {[X.shape[1], *args.hidden, n_out]}, {net.n_params} parameters, "
