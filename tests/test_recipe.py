@@ -46,6 +46,10 @@ def test_the_record_is_on_disk_with_every_model(football_run):
     t = nr.load_dataset("football")
     assert net.error(*t.test) == pytest.approx(r.test_error_)       # the normalizer travels with the model
     assert record["test"]["n"] == 200 and record["spent_epochs"] == sum(e["epochs"] for e in record["experiments"])
+    test = record["test"]            # the 95% Wilson interval around the error, from the count of errors
+    assert test["method"] == "wilson" and test["errors"] == round(test["error"] * 200)
+    assert test["low"] < test["error"] < test["high"]
+    assert test["interval"] == pytest.approx((test["high"] - test["low"]) / 2)
 
 
 def test_resume_reuses_recorded_experiments_without_training(football_run, monkeypatch):
@@ -56,9 +60,16 @@ def test_resume_reuses_recorded_experiments_without_training(football_run, monke
 
     monkeypatch.setattr(recipe_module, "fit", no_training)
     t = nr.load_dataset("football")
-    again = Recipe(out=out, resume=True, verbose=0).fit(t.X, t.y, test=t.test, name="football", classes=t.classes)
+    first = r.record_["test"]["openings"][0]
+    with pytest.warns(nr.TestSetWarning, match="opened 2 times"):
+        again = Recipe(out=out, resume=True, verbose=0).fit(t.X, t.y, test=t.test, name="football",
+                                                            classes=t.classes)
     assert again.test_error_ == r.test_error_
     assert [e["dev_error"] for e in again.experiments_] == [e["dev_error"] for e in r.experiments_]
+    # the resumed run opened the test set a second time: the record keeps both openings and says so
+    test = json.loads((out / "run.json").read_text())["test"]
+    assert len(test["openings"]) == 2 and test["openings"][0] == first and test["opened_at"] == first["at"]
+    assert "test set opened 2 times" in again.decisions_[-2] and again.record_["warnings"]
 
 
 def test_an_existing_run_is_refused_unless_resume_or_force(football_run):

@@ -1,5 +1,7 @@
 """What the recipe accepts and refuses before any work: X and y named with the user's own rows, labels
-of any kind, the budget."""
+of any kind, the budget, a resumed run folder made from other data."""
+
+import json
 
 import numpy as np
 import pytest
@@ -71,3 +73,31 @@ def test_a_budget_below_the_first_experiment_cuts_it(data):
     assert first["config"]["epochs"] == 5 and r.record_["spent_epochs"] <= 5
     assert "cut to the budget of 5 epochs" in first["why"]
     assert "stop: the budget of 5 epochs is spent" in r.decisions_
+
+
+def _run_folder(tmp_path, X, y):
+    out = tmp_path / "run"
+    Recipe(verbose=0, budget=BUDGET, out=out).fit(X, y)
+    return out
+
+
+def test_resume_refuses_a_run_made_from_other_data(data, tmp_path):
+    X, y = data
+    out = _run_folder(tmp_path, X, y)
+    fingerprint = json.loads((out / "run.json").read_text())["data"]["fingerprint"]
+    assert fingerprint["shape"] == [200, 3] and {"X", "y", "split"} <= set(fingerprint)
+    for other, differs in [((X[:150], y[:150]), r"\(X had shape \(200, 3\), this X has \(150, 3\); "),
+                           ((X + 1, y), r"\(the values of X differ\)"), ((X, 1 - y), r"\(the labels y differ\)")]:
+        with pytest.raises(nr.NNRecipeError, match=rf"--resume: --out .* holds a run made from other data {differs}"
+                                                   ".*; use a new --out, or --force"):
+            Recipe(verbose=0, budget=BUDGET, out=out, resume=True).fit(*other)
+    Recipe(verbose=0, budget=BUDGET, out=out, force=True).fit(X + 1, y)      # --force still replaces it
+
+
+def test_resume_refuses_a_run_json_without_a_fingerprint(data, tmp_path):
+    out = _run_folder(tmp_path, *data)
+    record = json.loads((out / "run.json").read_text())
+    del record["data"]["fingerprint"]                                        # as an older nnrecipe wrote it
+    (out / "run.json").write_text(json.dumps(record))
+    with pytest.raises(nr.NNRecipeError, match="records no fingerprint of its data .* use a new --out, or --force"):
+        Recipe(verbose=0, budget=BUDGET, out=out, resume=True).fit(*data)

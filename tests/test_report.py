@@ -136,8 +136,35 @@ def test_self_contained(report):
 def test_summary_numbers(report):
     _, page, _ = report
     summary = page[page.index('<section id="summary">'):page.index('<section id="cost">')]
-    assert "6.5%" in summary and "± 3.4%" in summary and "n = 200" in summary
-    assert "good fit" in summary and "football" in summary and "0.0%" in summary
+    # 95% Wilson intervals: 13 of 200 test errors, 3 of 43 dev errors (the record gives no low/high: computed)
+    assert "6.5%" in summary and "95% CI 3.8%–10.8%, n = 200" in summary and "95% CI 2.4%–18.6%, n = 43" in summary
+    assert "good fit" in summary and "football" in summary and "0.0%" in summary and "±" not in summary
+
+
+def _section(page, sid):
+    section = page[page.index(f'<section id="{sid}">'):]
+    return section[:section.index("</section>")]
+
+
+def test_no_errors_on_the_test_set_still_give_an_interval(tmp_path):
+    record = make_record()
+    record["test"].update(error=0.0, n=60, interval=0.0)          # an older record: the normal interval, ± 0
+    page = _text(write_report(tmp_path, record).read_text(encoding="utf-8"))
+    assert "95% CI 0.0%–6.0%, n = 60" in _section(page, "summary") and "0.0%–6.0%" in _section(page, "test")
+    assert "± 0.0%" not in page
+
+
+def test_reopened_test_set_and_warnings_are_said(tmp_path):
+    record = make_record()
+    record["test"]["openings"] = [{"at": "2026-11-25T12:03:00+00:00", "reason": "final evaluation"},
+                                  {"at": "2026-11-25T13:00:00+00:00", "reason": "final evaluation"}]
+    record["warnings"] = ["the test set of the run in runs/fb has now been opened 2 times",
+                          "3 dev and 1 test rows duplicate training rows: dev/test errors are optimistic"]
+    page = _text(write_report(tmp_path, record).read_text(encoding="utf-8"))
+    assert _section(page, "summary").count("<b>Warning:</b>") == 2
+    test = _section(page, "test")
+    assert "Opened 2 times" in test and "13:00:00" in test and "3 dev and 1 test rows duplicate" in test
+    assert "unbiased estimate" not in test
 
 
 def test_record_strings_escaped(report):

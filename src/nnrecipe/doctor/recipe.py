@@ -2,10 +2,13 @@
 open the test set once at the end. Every experiment is recorded in a run folder (run.json + models).
 """
 
+import hashlib
 import json
 import math
 import os
 import shutil
+import sys
+import warnings
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,13 +19,13 @@ from .._checks import as_rows, positive
 from ..data import augment as aug
 from ..data.match import check_match
 from ..data.normalize import Standardizer
-from ..data.split import Z95, split, split_dev
+from ..data.split import split, split_dev
 from ..engine.network import mlp
 from ..engine.serialize import load
-from ..errors import NNRecipeError, expect
+from ..errors import NNRecipeError, TestSetWarning, expect
 from ..training.callbacks import EarlyStopping
 from ..training.fit import fit
-from .diagnose import diagnose
+from .diagnose import describe_error, diagnose, error_interval
 from .health import GradientMonitor
 
 RUN_FORMAT = "nnrecipe-run"
@@ -32,6 +35,8 @@ KEEP_PROBS = (0.9, 0.8)
 MAX_WIDTH, MAX_DEPTH = 512, 4
 BIAS_KNOBS = ("width", "depth", "epochs", "lr")
 VARIANCE_KNOBS = ("l2", "dropout", "augment", "data")
+NEW_OUT = "use a new --out, or --force to replace that run"
+PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,15 @@ def _plain(label):
     return label.item() if isinstance(label, np.generic) else label
 
 
+def _warn_user(message, category):
+    """warnings.warn attributed to the first caller outside nnrecipe (the user's Recipe.fit, nt.fit or
+    the CLI), not to a line of the library."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
 def _features(X, name):
     """X as an array of rows (n, d) or images (n, H, W[, C]), numeric and finite; errors name `name`
     and the user's own row and column."""
@@ -100,6 +114,31 @@ def _labels(y, n, name, rows_of):
     elif y.dtype.kind not in "biuUSO":
         raise NNRecipeError(f"{name} must be class labels (numbers or strings); got dtype {y.dtype}")
     return y
+
+
+def _fingerprint(X, y, test, classes, s):
+    """What --resume must find unchanged: X's shape, hashes of X, of the labels, of a given test set, and
+    the rows the split put in train and dev."""
+    def digest(*arrays):
+        h = hashlib.blake2b(digest_size=16)
+        for a in map(np.ascontiguousarray, arrays):
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(a)
+        return h.hexdigest()
+    names = np.array(json.dumps([_plain(c) for c in classes], default=str))
+    return {"shape": list(X.shape), "X": digest(X), "y": digest(y, names),
+            "test": None if test is None else digest(*test), "split": digest(s.train.index, s.dev.index)}
+
+
+def _differences(old, new):
+    """What differs between two fingerprints, in words (the split only when the data is the same)."""
+    if old.get("shape") != new["shape"]:
+        data = [f"X had shape {tuple(old.get('shape') or ())}, this X has {tuple(new['shape'])}"]
+    else:
+        data = ["the values of X differ"] if old.get("X") != new["X"] else []
+    data += [words for key, words in (("y", "the labels y differ"), ("test", "the test set given differs"))
+             if old.get(key) != new[key]]
+    return data or ["the split differs"]
 
 
 class Recipe:
@@ -148,9 +187,10 @@ class Recipe:
         self.standardizer_ = Standardizer().fit(s.train.X, held_out=s)
         self._n_dev = len(s.dev)
         self._spent, self._done, self.experiments_, self.decisions_ = 0, {}, [], []
-        self._over_budget = False
-        self._load_previous()
-        self.record_ = self._new_record(name, features, s)
+        self._over_budget, self._openings = False, []
+        fingerprint = _fingerprint(X, y, test, self.classes_, s)
+        self._load_previous(fingerprint)
+        self.record_ = self._new_record(name, features, s, fingerprint)
         self._decide(f"split: {s.sizes}")
         self._decide(("dev and test match: " if self.match_.same else "WARNING, dev and test differ: ")
                      + self.match_.verdict + ("" if self.match_.same else
@@ -372,37 +412,53 @@ class Recipe:
         self.best_, self.diagnosis_, self.best_dev_error_ = best["net"], best["diag"], best["dev_error"]
         test = self.split_.open_test(reason=f"final evaluation of experiment {best['rec']['id']}")
         self.test_error_ = float(self.best_.error(_rows(test.X), test.y))
-        n = len(test)
-        self.record_["test"] = {"error": self.test_error_, "n": n,
-                                "interval": Z95 * math.sqrt(self.test_error_ * (1 - self.test_error_) / n),
-                                "opened_at": self.split_.test_openings[0][0], "reason": self.split_.test_openings[0][1]}
+        n, wrong = len(test), round(self.test_error_ * len(test))
+        low, high = error_interval(wrong, n)
+        at, reason = self.split_.test_openings[-1]
+        openings = [*self._openings, {"at": at, "reason": reason}]
+        # interval: half the width of [low, high], for readers of older records
+        self.record_["test"] = {"error": self.test_error_, "n": n, "errors": wrong, "low": low, "high": high,
+                                "interval": (high - low) / 2, "method": "wilson",
+                                "opened_at": openings[0]["at"], "reason": openings[0]["reason"], "openings": openings}
         self.record_["final"] = {"experiment": best["rec"]["id"], "model": "model.npz" if self.trainer is None
                                  else "model.pt",
                                  "diagnosis": self.diagnosis_.to_dict()}
+        times = "once" if len(openings) == 1 else f"{len(openings)} times"
         self._decide(f"chose experiment {best['rec']['id']} (lowest dev error {best['dev_error']:.2%}); test set "
-                     f"opened once: test error {self.test_error_:.2%} ± {self.record_['test']['interval']:.2%} "
-                     f"(95%, n = {n})")
+                     f"opened {times}: test error {describe_error(wrong, n)}")
+        if len(openings) > 1:
+            self._warn(f"the test set of the run in {self.out} has now been opened {len(openings)} times (first "
+                       f"at {openings[0]['at']}): a choice made after seeing its error fits the test set, so "
+                       "the error is no longer an unbiased estimate", TestSetWarning)
         if self._writes:
             self.best_.save(self.out / ("model.npz" if self.trainer is None else "model.pt"))
         self._save()
 
-    def _new_record(self, name, features, s):
+    def _new_record(self, name, features, s, fingerprint):
         return {"format": RUN_FORMAT, "version": 1, "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 "data": {"name": str(name), "n": len(s.train) + len(s.dev) + len(s.test),
                          "n_features": int(self.standardizer_.mean_.size),
                          "features": None if features is None else [str(f) for f in features],
                          "classes": [c if isinstance(c, (int, float, str)) else str(c)
                                      for c in map(_plain, self.classes_)],
-                         "kind": "binary" if self._n_out == 1 else "multiclass", "images": bool(self._images)},
+                         "kind": "binary" if self._n_out == 1 else "multiclass", "images": bool(self._images),
+                         "fingerprint": fingerprint},
                 "split": {"train": len(s.train), "dev": len(s.dev), "test": len(s.test), "reason": s.sizes.reason,
                           "dev_interval": s.sizes.dev_interval, "test_interval": s.sizes.test_interval},
                 "match": self.match_.to_dict(), "baseline_error": float(self.baseline_error),
                 "tolerance": self._tolerance(), "budget": self.budget, "seed": self.seed,
                 "experiments": self.experiments_, "lambda_sweep": [], "learning_curve": None,
-                "decisions": self.decisions_, "final": None, "test": None}
+                "decisions": self.decisions_, "warnings": [], "final": None, "test": None}
 
     def _decide(self, sentence):
         self.decisions_.append(sentence)
+
+    def _warn(self, sentence, category):
+        """A finding that qualifies the results: in the decision trail, the record's warnings and a Python
+        warning at the user's call."""
+        self._decide(f"WARNING, {sentence}")
+        self.record_["warnings"].append(sentence)
+        _warn_user(sentence, category)
 
     def _save(self):
         self.record_["lambda_sweep"] = getattr(self, "lambda_sweep_", [])
@@ -473,8 +529,9 @@ class Recipe:
         if self._writes:
             (self.out / "models").mkdir(parents=True, exist_ok=True)
 
-    def _load_previous(self):
-        """With resume: the experiments a run in `out` recorded, by configuration."""
+    def _load_previous(self, fingerprint):
+        """With resume: the experiments a run in `out` recorded, by configuration, and its test openings;
+        refused when that run was made from other data."""
         if self.out is None or not self.resume or not (self.out / "run.json").exists():
             return
         try:
@@ -483,6 +540,16 @@ class Recipe:
             raise NNRecipeError(f"--resume: {self.out / 'run.json'} is not readable ({exc})") from None
         if previous.get("format") != RUN_FORMAT or previous.get("seed") != self.seed:
             raise NNRecipeError(f"--resume: {self.out} holds a run with another format or seed; use --force")
+        recorded = (previous.get("data") or {}).get("fingerprint")
+        if recorded is None:
+            raise NNRecipeError(f"--resume: {self.out / 'run.json'} records no fingerprint of its data (an older "
+                                f"nnrecipe wrote it), so it cannot be matched to this data; {NEW_OUT}")
+        if recorded != fingerprint:
+            raise NNRecipeError(f"--resume: --out {self.out} holds a run made from other data "
+                                f"({'; '.join(_differences(recorded, fingerprint))}); {NEW_OUT}")
+        test = previous.get("test") or {}
+        self._openings = test.get("openings") or ([{"at": test["opened_at"], "reason": test.get("reason")}]
+                                                  if test.get("opened_at") else [])
         for rec in previous.get("experiments", []):
             cfg = Config(**{**rec["config"], "hidden": tuple(rec["config"]["hidden"])})
             self._done[cfg.key()] = {"model": rec["model"], "history": rec["history"], "epochs": rec["epochs"],

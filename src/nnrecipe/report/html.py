@@ -15,6 +15,7 @@ from string import Template
 
 import numpy as np
 
+from ..doctor.diagnose import error_interval
 from . import plots
 
 SECTIONS = (("summary", "Summary"), ("cost", "Cost"), ("errors", "Errors per epoch"),
@@ -160,13 +161,15 @@ def _config(cfg):
     return _e(" · ".join(parts))
 
 
-def _interval(error, n, interval=None):
-    """The 95% interval half-width of an error rate measured on n examples: the record's, else the
-    normal approximation 1.96·√(e(1−e)/n) of the binomial proportion."""
-    if _float(interval) is not None or _float(error) is None or not _float(n):
-        return _float(interval)
-    e = _float(error)
-    return 1.96 * math.sqrt(e * (1 - e) / _float(n))
+def _ci(error, n, low=None, high=None):
+    """(low, high), the 95% Wilson interval of an error rate measured on n examples: the record's, else
+    computed from the error and n; None when there is none (a missing error or n)."""
+    if _float(low) is not None and _float(high) is not None:
+        return _float(low), _float(high)
+    e, n = _float(error), _float(n)
+    if e is None or not n or n < 1 or not 0 <= e <= 1:
+        return None
+    return error_interval(round(e * n), round(n))
 
 
 # ---- the page --------------------------------------------------------------------------------
@@ -198,6 +201,11 @@ class _Page:
             inner = f'<p class="notrun">{inner[:1].upper()}{inner[1:]}</p>'
         return f'<section id="{sid}">\n<h2>{_e(title)}</h2>\n{inner}\n</section>'
 
+    def ci(self, error, n, low=None, high=None):
+        """'95% CI 3.8%–10.8%, ' for a card, or '' when the error has none (regression errors are MSE)."""
+        ci = _ci(error, n, low, high) if self.percent else None
+        return f"95% CI {self.fmt(ci[0])}–{self.fmt(ci[1])}, " if ci else ""
+
     def figure(self, name, fig, alt, caption=""):
         """Save fig as figures/<name>.png and return it as an embedded <figure>."""
         png = plots.save(fig, self.figures / f"{name}.png")
@@ -221,9 +229,8 @@ class _Page:
                 + (", images" if data.get("images") else "") + ".</p>")
         test, cards = r.get("test"), []
         if test:
-            half = _interval(test.get("error"), test.get("n"), test.get("interval"))
-            cards.append(_card("Test error", self.fmt(test.get("error")),
-                               f"± {self.fmt(half)} (95%), n = {_e(test.get('n'))}", "big"))
+            ci = self.ci(test.get("error"), test.get("n"), test.get("low"), test.get("high"))
+            cards.append(_card("Test error", self.fmt(test.get("error")), f"{ci}n = {_e(test.get('n'))}", "big"))
         else:
             cards.append(_card("Test error", "locked", "the test set was not opened", "big"))
         if d:
@@ -231,11 +238,12 @@ class _Page:
             cards.append(_card("Diagnosis", _e(case), f"experiment {_e((self.final or {}).get('id', '?'))}",
                                ("wide " if len(case) > 9 else "") + ("fine" if case == "good fit" else "high")))
             cards.append(_card("Dev error", self.fmt(d.get("dev_error")),
-                               f"± {self.fmt(split.get('dev_interval'))}, n = {_e(split.get('dev', '?'))}"))
+                               f"{self.ci(d.get('dev_error'), split.get('dev'))}n = {_e(split.get('dev', '?'))}"))
             cards.append(_card("Train error", self.fmt(d.get("train_error")), f"n = {_e(split.get('train', '?'))}"))
         cards.append(_card("Baseline", self.fmt(r.get("baseline_error")),
                            f"tolerance {self.fmt(r.get('tolerance'))}"))
         parts = [lead, f'<div class="cards">{"".join(cards)}</div>']
+        parts += [f'<p class="high"><b>Warning:</b> {_e(w)}.</p>' for w in r.get("warnings") or []]
         if d:
             words = CASE_WORDS.get(str(d.get("case")), f"{d.get('case')}.")
             gaps = (f" Avoidable bias {self.fmt(d.get('avoidable_bias'), signed=True)}, variance "
@@ -396,13 +404,16 @@ class _Page:
         t = self.record.get("test")
         if not t:
             return "not run: the test set was not opened; it stays locked until the final model is chosen"
-        half = _interval(t.get("error"), t.get("n"), t.get("interval"))
-        e = _float(t.get("error"))
-        span = (f"[{self.fmt(max(e - half, 0))}, {self.fmt(min(e + half, 1) if self.percent else e + half)}]"
-                if e is not None and half is not None else "—")
-        cards = (_card("Test error", self.fmt(e), f"n = {_e(t.get('n'))}", "big")
-                 + _card("95% interval", f"± {self.fmt(half)}", span))
-        return (f'<div class="cards">{cards}</div>'
-                f"<p>Opened once, at {_e(t.get('opened_at') or '?')}, for: {_e(t.get('reason') or '?')}. "
-                "The test error played no part in any decision above, so it is an unbiased estimate of "
-                "the error on new data from the same distribution.</p>")
+        ci = _ci(t.get("error"), t.get("n"), t.get("low"), t.get("high")) if self.percent else None
+        cards = _card("Test error", self.fmt(t.get("error")), f"n = {_e(t.get('n'))}", "big")
+        if ci:
+            cards += _card("95% interval", f"{self.fmt(ci[0])}–{self.fmt(ci[1])}", "Wilson score interval", "wide")
+        openings = t.get("openings") or [{"at": t.get("opened_at"), "reason": t.get("reason")}]
+        said = [f"at {_e(o.get('at') or '?')}, for: {_e(o.get('reason') or '?')}" for o in openings]
+        opened = (f"<p>Opened once, {said[0]}." if len(openings) == 1 else
+                  f"<p>Opened {len(openings)} times:</p><ol>{''.join(f'<li>{x}</li>' for x in said)}</ol><p>")
+        warned = self.record.get("warnings") or []
+        verdict = "".join(f" {_e(w[:1].upper() + w[1:])}." for w in warned) or (
+            " The test error played no part in any decision above, so it is an unbiased estimate of the error "
+            "on new data from the same distribution.")
+        return f'<div class="cards">{cards}</div>{opened}{verdict}</p>'
