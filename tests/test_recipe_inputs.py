@@ -1,7 +1,8 @@
 """What the recipe accepts and refuses before any work: X and y named with the user's own rows, labels
-of any kind, the budget, a resumed run folder made from other data."""
+of any kind, the budget, a resumed run folder made from other data, duplicate rows across the sets."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -101,3 +102,17 @@ def test_resume_refuses_a_run_json_without_a_fingerprint(data, tmp_path):
     (out / "run.json").write_text(json.dumps(record))
     with pytest.raises(nr.NNRecipeError, match="records no fingerprint of its data .* use a new --out, or --force"):
         Recipe(verbose=0, budget=BUDGET, out=out, resume=True).fit(*data)
+
+
+def test_duplicate_rows_across_the_sets_are_a_finding_not_a_raw_leakage_warning():
+    rng = np.random.default_rng(0)
+    X = np.tile(rng.normal(size=(20, 2)), (15, 1))                   # 20 distinct rows, each 15 times
+    y = (X[:, 0] > 0).astype(int)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = fit(X, y)
+    [leak] = [w for w in caught if issubclass(w.category, nr.LeakageWarning)]
+    message = "60 dev and 60 test rows duplicate training rows: dev/test errors are optimistic; deduplicate the data"
+    assert str(leak.message) == message and leak.filename == __file__          # the user's line, not the library's
+    assert f"WARNING, {message}" in r.decisions_ and r.record_["warnings"] == [message]
+    assert r.record_["data"]["duplicates"] == {"dev": 60, "test": 60}

@@ -18,11 +18,11 @@ import numpy as np
 from .._checks import as_rows, positive
 from ..data import augment as aug
 from ..data.match import check_match
-from ..data.normalize import Standardizer
+from ..data.normalize import Standardizer, rows_in
 from ..data.split import split, split_dev
 from ..engine.network import mlp
 from ..engine.serialize import load
-from ..errors import NNRecipeError, TestSetWarning, expect
+from ..errors import LeakageWarning, NNRecipeError, TestSetWarning, expect
 from ..training.callbacks import EarlyStopping
 from ..training.fit import fit
 from .diagnose import describe_error, diagnose, error_interval
@@ -184,7 +184,7 @@ class Recipe:
         self._n_out = 1 if len(self.classes_) <= 2 else len(self.classes_)
         self._images = X.ndim > 2
         self.match_ = check_match(s.dev, s.test, seed=self.seed)
-        self.standardizer_ = Standardizer().fit(s.train.X, held_out=s)
+        self.standardizer_ = Standardizer().fit(s.train.X)
         self._n_dev = len(s.dev)
         self._spent, self._done, self.experiments_, self.decisions_ = 0, {}, [], []
         self._over_budget, self._openings = False, []
@@ -195,6 +195,7 @@ class Recipe:
         self._decide(("dev and test match: " if self.match_.same else "WARNING, dev and test differ: ")
                      + self.match_.verdict + ("" if self.match_.same else
                                               " (the notes: dev and test must come from one distribution)"))
+        self._check_duplicates(s)
         self._search()
         self._finish()
         return self
@@ -442,7 +443,7 @@ class Recipe:
                          "classes": [c if isinstance(c, (int, float, str)) else str(c)
                                      for c in map(_plain, self.classes_)],
                          "kind": "binary" if self._n_out == 1 else "multiclass", "images": bool(self._images),
-                         "fingerprint": fingerprint},
+                         "fingerprint": fingerprint, "duplicates": None},
                 "split": {"train": len(s.train), "dev": len(s.dev), "test": len(s.test), "reason": s.sizes.reason,
                           "dev_interval": s.sizes.dev_interval, "test_interval": s.sizes.test_interval},
                 "match": self.match_.to_dict(), "baseline_error": float(self.baseline_error),
@@ -459,6 +460,15 @@ class Recipe:
         self._decide(f"WARNING, {sentence}")
         self.record_["warnings"].append(sentence)
         _warn_user(sentence, category)
+
+    def _check_duplicates(self, s):
+        """Dev and test rows that repeat a training row make their errors optimistic."""
+        train = _rows(s.train.X)
+        found = {sub.name: int(rows_in(_rows(sub._unlocked_arrays()[0]), train).sum()) for sub in (s.dev, s.test)}
+        self.record_["data"]["duplicates"] = found
+        if any(found.values()):
+            self._warn(f"{found['dev']} dev and {found['test']} test rows duplicate training rows: dev/test errors "
+                       "are optimistic; deduplicate the data", LeakageWarning)
 
     def _save(self):
         self.record_["lambda_sweep"] = getattr(self, "lambda_sweep_", [])
