@@ -1,6 +1,7 @@
 """`nnrecipe run` and `nnrecipe runs`: the main job from the command line."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -15,14 +16,17 @@ def test_run_football_writes_the_record_the_model_and_the_report(tmp_path, capsy
     text = capsys.readouterr().out
     record = json.loads((out / "run.json").read_text())
     assert record["test"]["n"] == 200 and round((1 - record["test"]["error"]) * 200) >= 186     # ≥ 93%
-    assert f"test error {record['test']['error']:.2%}" in text
+    assert f"test error {record['test']['error']:.2%} (95% CI " in text
     html = (out / "report.html").read_text()
     assert all(f'id="{s}"' in html for s in ("summary", "cost", "errors", "bias-variance", "decisions", "test"))
     assert (out / "model.npz").exists() and (out / "figures" / "boundary.png").exists()
 
     assert main(["run", "football", "--out", str(out), "--quiet"]) == 2                 # holds a run
     assert "--resume" in capsys.readouterr().err
-    assert main(["run", "football", "--out", str(out), "--quiet", "--resume"]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")            # the trail states the second opening; no Python warning
+        assert main(["run", "football", "--out", str(out), "--quiet", "--resume"]) == 0
+    assert "test set opened 2 times" in capsys.readouterr().out
     assert json.loads((out / "run.json").read_text())["test"]["error"] == record["test"]["error"]
 
     assert main(["runs", str(out)]) == 0
@@ -103,7 +107,7 @@ def fake_run(folder, name="football"):
                    for i, (l2, dev) in enumerate([(0.0, 0.0943396), (0.3, 0.1132075), (1.0, 0.0566037)])]
     record = {"data": {"name": name}, "created": "2026-01-02T03:04:05+00:00", "baseline_error": 0.0,
               "experiments": experiments, "final": {"experiment": 3}, "spent_epochs": 1800,
-              "test": {"error": 0.07, "interval": 0.036, "opened_at": "2026-01-02T03:04:05+00:00",
+              "test": {"error": 0.07, "n": 200, "errors": 14, "opened_at": "2026-01-02T03:04:05+00:00",
                        "openings": [{"at": "2026-01-02T03:04:05+00:00"}]}}
     folder.mkdir(parents=True)
     (folder / "run.json").write_text(json.dumps(record))
@@ -118,7 +122,7 @@ def test_runs_at_80_columns_keeps_every_number_whole(tmp_path, capsys, monkeypat
     assert max(map(len, table)) <= 80 and "…" not in out
     assert all(text in out for text in ("9.43%", "11.32%", "5.66%", "1.27%", "3.81%", "16,8", "start", "600"))
     assert "  2  variance 8.2% > 2.0%: L2 λ = 0.3" in out            # why: one line per experiment, below
-    assert "test error 7.00% ± 3.60% (opened once, 2026-01-02T03:04:05+00:00)" in out
+    assert "test error 7.00% (95% CI 4.22–11.41%, n = 200) (opened once, 2026-01-02T03:04:05+00:00)" in out
     assert main(["runs", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "…" not in out and all(text in out for text in ("football", "2026-01-02 03:04", "1800", "5.66%", "7.00%"))

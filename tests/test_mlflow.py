@@ -68,7 +68,7 @@ def test_parent_run_holds_the_record(logged):
     assert p["optimizer"] == "adam" and int(p["epochs"]) == final["config"]["epochs"]
     assert "batch_size" not in p                    # None (full batch) is skipped
     assert m["test_error"] == record["test"]["error"]
-    assert m["test_interval"] == pytest.approx(record["test"]["interval"])
+    assert m["test_low"] == pytest.approx(record["test"]["low"]) and m["test_high"] == pytest.approx(record["test"]["high"])
     assert m["dev_error"] == pytest.approx(final["dev_error"]) and m["train_error"] == pytest.approx(final["train_error"])
     assert m["variance"] == pytest.approx(record["final"]["diagnosis"]["variance"])
     assert m["spent_epochs"] == record["spent_epochs"]

@@ -116,3 +116,14 @@ def test_duplicate_rows_across_the_sets_are_a_finding_not_a_raw_leakage_warning(
     assert str(leak.message) == message and leak.filename == __file__          # the user's line, not the library's
     assert f"WARNING, {message}" in r.decisions_ and r.record_["warnings"] == [message]
     assert r.record_["data"]["duplicates"] == {"dev": 60, "test": 60}
+
+
+def test_model_files_give_the_labels_of_y(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2))
+    y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+    r = nr.Recipe(verbose=0, budget=400, out=tmp_path / "r").fit(X, y, features=["a", "b"])
+    net = nr.load(tmp_path / "r" / "model.npz")
+    assert net.classes.tolist() == ["no", "yes"] and net.features == ["a", "b"]
+    np.testing.assert_array_equal(net.predict(X), r.predict(X))
+    assert r.best_.classes is None                      # the network in memory still predicts indices

@@ -2,13 +2,15 @@
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
 from ._checks import writable_path
-from .errors import NNRecipeError
+from .doctor.diagnose import describe_error
+from .errors import LeakageWarning, NNRecipeError, TestSetWarning
 
 
 def _ints(text):
@@ -248,15 +250,18 @@ def run(args):
     recipe = Recipe(baseline_error=args.baseline_error, tolerance=args.tolerance, budget=args.budget,
                     seed=args.seed, out=out, resume=args.resume, force=args.force,
                     verbose=0 if args.quiet else 1, log=lambda text: console.print(f"[bold]›[/] {text}"))
-    recipe.fit(t.X, t.y, test=t.test, name=name, features=t.features, classes=t.classes)
+    with warnings.catch_warnings():           # the decision trail below states them; no second copy
+        warnings.simplefilter("ignore", LeakageWarning)
+        warnings.simplefilter("ignore", TestSetWarning)
+        recipe.fit(t.X, t.y, test=t.test, name=name, features=t.features, classes=t.classes)
     for line in recipe.decisions_:
         console.print(f"  · {line}")
     report = _write_report(out, recipe)
-    test = recipe.record_["test"]
+    test, n_exp = recipe.record_["test"], len(recipe.experiments_)
     console.print(f"[bold]{recipe.diagnosis_.case}[/] (train {recipe.diagnosis_.train_error:.2%}, dev "
                   f"{recipe.diagnosis_.dev_error:.2%}, baseline {recipe.baseline_error:.2%}) · [bold]test error "
-                  f"{test['error']:.2%} ± {test['interval']:.2%}[/] (95%, n = {test['n']}) · "
-                  f"{recipe.record_['spent_epochs']} epochs over {len(recipe.experiments_)} experiments")
+                  f"{describe_error(test['errors'], test['n'])}[/] · "
+                  f"{recipe.record_['spent_epochs']} epochs over {n_exp} experiment{'' if n_exp == 1 else 's'}")
     console.print(f"run folder {out}: run.json, model.npz" + (f", {report.name}" if report else ""))
     if args.mlflow:
         from .adapters.mlflow import log_run
@@ -372,7 +377,8 @@ def _experiments(record, folder):
         return table, whys, []
     times = len(test.get("openings") or [None])
     opened = f"once, {test['opened_at']}" if times == 1 else f"{times} times, first {test['opened_at']}"
-    return table, whys, [f"test error {test['error']:.2%} ± {test['interval']:.2%} (opened {opened})"]
+    errors = test.get("errors", round(test["error"] * test["n"]))      # older records lack the count
+    return table, whys, [f"test error {describe_error(errors, test['n'])} (opened {opened})"]
 
 
 def split(args):

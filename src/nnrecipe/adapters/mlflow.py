@@ -52,7 +52,7 @@ def log_run(out_dir, record, uri, experiment="nnrecipe"):
       params   data.name, data.n, split.train/dev/test, baseline_error, tolerance, budget, seed, and
                the chosen experiment's config: hidden ("20,3"), l2, keep_prob, lr, epochs,
                batch_size, optimizer, activation
-      metrics  train_error, dev_error (the chosen experiment), test_error, test_interval (95%),
+      metrics  train_error, dev_error (the chosen experiment), test_error, test_low/test_high (95% Wilson),
                avoidable_bias, variance, spent_epochs
       tags     nnrecipe.case (the final diagnosis), nnrecipe.match (dev/test verdict),
                nnrecipe.match_same, nnrecipe.final_experiment, nnrecipe.version
@@ -97,7 +97,7 @@ def log_run(out_dir, record, uri, experiment="nnrecipe"):
                   **{k: record.get(k) for k in ("baseline_error", "tolerance", "budget", "seed")},
                   **_config(chosen["config"])}
         values = {"train_error": chosen["train_error"], "dev_error": chosen["dev_error"],
-                  "test_error": test.get("error"), "test_interval": test.get("interval"),
+                  "test_error": test.get("error"), "test_low": test.get("low"), "test_high": test.get("high"),
                   "avoidable_bias": diagnosis.get("avoidable_bias"), "variance": diagnosis.get("variance"),
                   "spent_epochs": record.get("spent_epochs")}
         match = record.get("match") or {}

@@ -346,6 +346,7 @@ class Recipe:
         recorded = previous is not None and self.out is not None and (self.out / previous["model"]).exists()
         if recorded and self.trainer is None:
             net = load(self.out / previous["model"])           # resumed: the run recorded it
+            net.classes = net.features = None                   # in memory: indices, as when trained
             hist, epochs = previous["history"], previous["epochs"]
             grads, findings = previous["gradients"], previous["health"]
         else:
@@ -362,7 +363,7 @@ class Recipe:
         diag = diagnose(train_error, dev_error, self.baseline_error, self.tolerance)
         model = f"models/exp{number:02d}{ext}"
         if self._writes:
-            net.save(self.out / model)
+            self._save_model(net, self.out / model)
         rec = {"id": number, "knob": knob, "why": why, "config": asdict(cfg), "history": hist, "epochs": epochs,
                "trained_epochs": base + epochs,
                "best_epoch": int(np.argmin(hist["dev_error"])) if hist["dev_error"] else None,
@@ -432,8 +433,20 @@ class Recipe:
                        f"at {openings[0]['at']}): a choice made after seeing its error fits the test set, so "
                        "the error is no longer an unbiased estimate", TestSetWarning)
         if self._writes:
-            self.best_.save(self.out / ("model.npz" if self.trainer is None else "model.pt"))
+            self._save_model(self.best_, self.out / ("model.npz" if self.trainer is None else "model.pt"))
         self._save()
+
+    def _save_model(self, net, path):
+        """Write a model; an engine network's file also holds the labels and column names, so that
+        nr.load(path).predict gives y's labels (in memory the networks keep predicting indices)."""
+        if self.trainer is not None:
+            return net.save(path)
+        features = self.record_["data"]["features"]
+        net.classes, net.features = self.classes_, features if features and len(features) == net.input_dim else None
+        try:
+            net.save(path)
+        finally:
+            net.classes = net.features = None
 
     def _new_record(self, name, features, s, fingerprint):
         return {"format": RUN_FORMAT, "version": 1, "created": datetime.now(UTC).isoformat(timespec="seconds"),
