@@ -94,3 +94,20 @@ def test_bad_input(call, pattern):
     with pytest.raises(nr.NNRecipeError, match=pattern) as info:
         call()
     assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("call", [lambda out: nr.Recipe(verbose=0, out=out).fit(*_two_blobs()),
+                                  lambda out: __import__("nnrecipe.demos").demos.run_demo("init", out)],
+                         ids=["Recipe", "run_demo"])
+def test_an_out_folder_that_is_a_file_is_refused_before_any_work(tmp_path, call):
+    blocker = tmp_path / "num.csv"
+    blocker.write_text("x\n1\n")
+    for out, why in ((blocker, "a file"), (blocker / "run", "inside the file")):
+        with pytest.raises(nr.NNRecipeError, match=f"must be a folder \\(new or existing\\); got .*{why}"):
+            call(out)
+
+
+def _two_blobs(n=200):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 2))
+    return X, (X[:, 0] > 0).astype(int)

@@ -116,3 +116,12 @@ def writable_path(path, name="path"):
     expect(not path.is_dir(), name, "a file, not a folder", repr(str(path)))
     expect(path.parent.is_dir(), name, "a file in an existing folder", repr(str(path)))
     return path
+
+
+def writable_folder(path, name="out"):
+    """path as a Path to a folder, new or existing (not a file, nor inside one), checked before any work."""
+    path = as_path(path, name)
+    existing = next(q for q in (path, *path.parents) if q.exists())        # "." or "/" at the latest
+    expect(existing.is_dir(), name, "a folder (new or existing)", repr(str(path))
+           + (", a file" if existing == path else f", inside the file {str(existing)!r}"))
+    return path

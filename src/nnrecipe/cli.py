@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from ._checks import writable_path
+from ._checks import writable_folder, writable_path
 from .doctor.diagnose import describe_error
 from .errors import LeakageWarning, NNRecipeError, TestSetWarning
 
@@ -181,16 +181,6 @@ def _load(data, args):
     return s.train.X, s.train.y, s.dev.X, s.dev.y, t, s
 
 
-def _out_folder(path):
-    """--out as a Path to a folder (new or existing), checked before any work."""
-    p = Path(path)
-    existing = next(q for q in (p, *p.parents) if q.exists())        # "." or "/" at the latest
-    if not existing.is_dir():
-        raise NNRecipeError(f"--out must be a folder (new or existing); got {str(p)!r}"
-                            + (", a file" if existing == p else f", inside the file {str(existing)!r}"))
-    return p
-
-
 def train(args):
     from rich.console import Console
 
@@ -242,7 +232,7 @@ def run(args):
         raise NNRecipeError("--task must be auto or classify for run (the recipe classifies); got regress. "
                             "`nnrecipe train` fits a regression target")
     name = Path(args.data).stem if args.data not in _bundled() else args.data
-    out = _out_folder(args.out or Path("runs") / name)
+    out = writable_folder(args.out or Path("runs") / name, "--out")
     if args.mlflow:
         from .adapters.mlflow import check
         check(args.mlflow)
@@ -288,7 +278,7 @@ def _write_report(out, recipe):
 
 def demo(args):
     from .demos import run_demo
-    result = run_demo(args.name, _out_folder(args.out), seed=args.seed)
+    result = run_demo(args.name, writable_folder(args.out, "--out"), seed=args.seed)
     print(result)
     print("figures: " + ", ".join(str(p) for p in result.figures))
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import writable_folder
 from .datasets import circles, football
 from .engine.layers import Dense
 from .engine.network import Network, mlp
@@ -168,5 +169,5 @@ def run_demo(name, out_dir, seed=None, **options):
     return its Demo. `options` go to the demo's function (e.g. steps=1000)."""
     if name not in DEMOS:
         raise NNRecipeError(f"demo must be one of {', '.join(DEMOS)}; got {name!r}")
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    writable_folder(out_dir, "out_dir").mkdir(parents=True, exist_ok=True)
     return DEMOS[name](out_dir, seed=seed, **options)

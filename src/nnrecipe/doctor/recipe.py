@@ -11,11 +11,10 @@ import sys
 import warnings
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 
-from .._checks import as_rows, positive
+from .._checks import as_rows, positive, writable_folder
 from ..data import augment as aug
 from ..data.match import check_match
 from ..data.normalize import Standardizer, rows_in
@@ -539,7 +538,7 @@ class Recipe:
     def _prepare_out(self):
         if self.out is None:
             return
-        self.out = Path(self.out)
+        self.out = writable_folder(self.out, "out")
         if (self.out / "run.json").exists():
             if self.force:
                 for part in ("run.json", "model.npz", "report.html"):
