@@ -119,3 +119,10 @@ def test_run_refuses_task_regress(counts, tmp_path, capsys):
     assert main(["run", str(counts), "--target", "label", "--task", "regress", "--out", str(tmp_path / "r")]) == 2
     assert "--task must be auto or classify for run (the recipe classifies)" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_split_of_data_with_its_own_test_set_says_what_it_leaves_out(tmp_path, capsys):
+    assert main(["split", "football", "--out", str(tmp_path / "sets"), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "its own test set (200 rows), which split leaves out: it splits the other 211 rows" in captured.err
+    assert "train 127 · dev 42 · test 42" in captured.out

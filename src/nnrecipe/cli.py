@@ -388,6 +388,9 @@ def split(args):
             t = _read(source, args)
             if t.X.ndim != 2:
                 raise NNRecipeError(f"DATA must be tabular to split into files; got images of shape {t.X.shape}")
+            if t.test is not None:
+                console.print(f"note: {args.data} comes with its own test set ({len(t.test[0])} rows), which split "
+                              f"leaves out: it splits the other {len(t.X)} rows (`nnrecipe run` keeps that test set)")
             target = target or "y"
             source = f"{tmp}/data.parquet"
             write_data(source, t.X, t.y if t.classes is None else np.asarray(t.classes)[t.y], t.features, target)
