@@ -4,6 +4,7 @@ import types
 import numpy as np
 import pytest
 
+import nnrecipe as nr
 from nnrecipe.data.match import Match, check_match, holm
 from nnrecipe.errors import NNRecipeError
 
@@ -164,3 +165,12 @@ def test_bad_input(a, b, kwargs, message):
     with pytest.raises(NNRecipeError) as info:
         check_match(a, b, **kwargs)
     assert message in str(info.value)
+
+
+def test_labels_on_one_side_only_are_refused():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 2)), rng.integers(0, 2, 40)
+    with pytest.raises(nr.NNRecipeError, match=r"a and b must be labels for both or for neither .* got labels for a only"):
+        nr.check_match((X, y), X)
+    with pytest.raises(nr.NNRecipeError, match="got labels for b only"):
+        nr.check_match(X, (X, y))

@@ -151,8 +151,11 @@ def check_match(a, b, *, alpha=0.05, categorical=None, feature_names=None, class
             expect(ok, "categorical", f"column indices in [0, {d}) or names from feature_names", repr(c))
             is_cat[names.index(c) if isinstance(c, str) else int(c)] = True
 
+    one = "a" if yb is None else "b"
+    expect((ya is None) == (yb is None), "a and b", "labels for both or for neither (pass the bare X of "
+           f"{one} too to compare the features only)", f"labels for {one} only")
     tests = [_two_sample(names[j], Xa[:, j], Xb[:, j], is_cat[j]) for j in range(d)]
-    if ya is not None and yb is not None:
+    if ya is not None:
         y = np.concatenate([ya, yb])
         integer = y.dtype.kind in "biu" or _is_categorical(y)
         tests.append(_two_sample("label", ya.astype(np.float64), yb.astype(np.float64), integer))
