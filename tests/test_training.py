@@ -93,6 +93,19 @@ def test_history_fields():
     assert len(hist.dev_error) == 4 and all(0 <= e <= 1 for e in hist.dev_error)
 
 
+def test_history_says_whether_dropout_was_on_in_training(tmp_path):
+    X, y = toy()
+    assert nr.fit(nr.mlp([3, 8, 1], seed=0), X, y, epochs=2, verbose=0).dropout is False
+    assert nr.fit(nr.mlp([3, 8, 1], keep_prob=[1.0], seed=0), X, y, epochs=2, verbose=0).dropout is False
+    net, path = nr.mlp([3, 8, 1], keep_prob=0.8, seed=0), tmp_path / "c.npz"
+    assert nr.fit(net, X, y, epochs=2, callbacks=nr.Checkpoint(path), verbose=0).dropout is True
+    resumed = nr.fit(net, X, y, epochs=4, callbacks=nr.Checkpoint(path), verbose=0, resume=path)
+    assert resumed.dropout is True and len(resumed) == 4
+    from nnrecipe.training.history import History
+    assert History.from_state(resumed.state()).dropout is True
+    assert History.from_state({}).dropout is False           # checkpoints written before the field
+
+
 def test_full_batch_cost_is_the_objective_before_each_step():
     X, y = toy()
     net = nr.mlp([3, 8, 1], l2=0.3, seed=0, dtype="float64")

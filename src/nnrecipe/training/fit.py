@@ -174,6 +174,7 @@ def fit(net, X, y, dev=None, epochs=100, batch_size=None, optimizer="adam", lr=N
     history, start = History(), 0
     if resume is not None:
         history, start = _restore_checkpoint(resume, net, opt, rng, _saved(callbacks), aug_rng)
+    history.dropout = any(isinstance(layer, Dropout) and layer.keep_prob < 1 for layer in net.layers)
     run = Run(net, opt, epochs, dev is not None, history)
     run.epoch = start - 1
     for cb in callbacks:
