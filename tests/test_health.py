@@ -61,13 +61,25 @@ def test_known_values_on_a_tiny_relu_net():
     assert rep.ok and rep.findings == []
 
 
-def test_gradient_norms_are_those_of_net_gradients_penalty_included():
+def test_gradient_norms_are_those_of_the_data_loss_without_the_penalty():
     net = tiny(l2=0.3)
-    grads = net.gradients(X_TINY, Y_TINY)
+    grads = tiny().gradients(X_TINY, Y_TINY)              # the same weights with l2 = 0
     rep = health(net, X_TINY, Y_TINY)
     assert [r["grad_norm"] for r in rep.layers] == pytest.approx([np.linalg.norm(grads["W1"]),
                                                                   np.linalg.norm(grads["W2"])])
-    assert rep.cost == pytest.approx(net.cost(X_TINY, Y_TINY))
+    assert rep.cost == pytest.approx(net.cost(X_TINY, Y_TINY))     # the cost is J, penalty included
+    assert net.l2 == 0.3
+
+
+def test_an_l2_penalty_does_not_hide_vanishing_gradients():
+    # 8 sigmoid layers: ‖dW1‖/‖dW9‖ ≈ 1.6e-5; λW/m added to the gradients would lift it to 0.055
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((256, 10))
+    y = (X[:, 0] > 0).astype(int)
+    reports = [health(nr.mlp([10] + [32] * 8 + [1], hidden="sigmoid", init="xavier", l2=l2, seed=0), X, y)
+               for l2 in (0.0, 1.0)]
+    assert reports[0].gradient_ratio == reports[1].gradient_ratio < VANISHING
+    assert [rules(r.findings) for r in reports] == [{("vanishing_gradients", "W1")}] * 2
 
 
 def test_leaky_relu_unit_with_negative_preactivation_everywhere_is_dead():
