@@ -3,6 +3,7 @@ best epoch, the tolerance, and every bad input."""
 
 import dataclasses
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from nnrecipe.doctor.diagnose import (
     DEFAULT_TOLERANCE,
     DONE,
     VARIANCE_STEPS,
+    DropoutWarning,
     describe_error,
     diagnose,
     error_interval,
@@ -83,6 +85,20 @@ def test_a_gap_equal_to_the_tolerance_is_not_high():
     assert d.avoidable_bias == d.variance == d.tolerance == 0.25 and d.case == "good fit"
 
 
+@pytest.mark.parametrize("train, dev, baseline", [
+    (0.12, 0.14, 0.10),          # variance 0.020000000000000018, bias 0.019999999999999990
+    (0.07, 0.07, 0.05),          # bias 0.020000000000000004
+])
+def test_a_gap_of_two_points_is_not_high_whatever_the_rounding(train, dev, baseline):
+    d = diagnose(train, dev, baseline_error=baseline)
+    assert d.case == "good fit" and not d.high_bias and not d.high_variance
+
+
+def test_a_gap_just_above_the_tolerance_is_high():
+    d = diagnose(0.12, 0.1401, baseline_error=0.10)
+    assert d.case == "high variance" and d.high_variance and not d.high_bias
+
+
 # ---- from a History -----------------------------------------------------------------------------
 def test_from_a_history_uses_the_epoch_of_lowest_dev_error():
     h = history(train=[0.30, 0.20, 0.10, 0.05, 0.01], dev=[0.35, 0.25, 0.12, 0.12, 0.20])
@@ -92,6 +108,22 @@ def test_from_a_history_uses_the_epoch_of_lowest_dev_error():
     d = diagnose(h, baseline_error=0.09)
     assert d.epoch == 2 and d.case == "good fit"
     assert diagnose(h, tolerance=0.01).case == "high bias and high variance"
+
+
+def test_a_history_trained_with_dropout_warns_that_its_train_error_is_not_the_networks():
+    t = nr.load_dataset("moons")
+    X, y = (t.X - t.X.mean(0)) / t.X.std(0), t.y
+    h = nr.fit(nr.mlp([2, 8, 1], keep_prob=0.5, seed=0), X[:300], y[:300], dev=(X[300:], y[300:]), epochs=2,
+               verbose=0)
+    with pytest.warns(DropoutWarning, match=r"dropout on.*net\.error\(X_train, y_train\)"):
+        diagnose(h)
+    plain = history(train=[0.2], dev=[0.3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        diagnose(plain)                                    # no dropout: no warning
+    plain.dropout = True
+    with pytest.warns(DropoutWarning):
+        diagnose(plain)
 
 
 def test_from_the_history_of_a_real_fit():

@@ -2,6 +2,7 @@
 
 import math
 import numbers
+import warnings
 from dataclasses import dataclass, field
 
 from ..data.split import Z95
@@ -9,6 +10,7 @@ from ..errors import NNRecipeError, expect
 from ..training.history import History
 
 DEFAULT_TOLERANCE = 0.02      # two percentage points: a gap this small is not worth a knob
+SLACK = 1e-9                  # rounding: 0.14 − 0.12 = 0.020000000000000018 is a gap of exactly 0.02
 
 BIAS_STEPS = ("bigger network: more hidden units or layers",
               "train longer",
@@ -25,10 +27,20 @@ CASES = {(False, False): "good fit", (True, False): "high bias",
          (False, True): "high variance", (True, True): "high bias and high variance"}
 
 
+class DropoutWarning(UserWarning):
+    """diagnose(history) read a train error that was measured with dropout on."""
+
+
+def _high(gap, tolerance):
+    """A gap is high when it exceeds the tolerance by more than rounding (SLACK)."""
+    return gap > tolerance + SLACK
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     """avoidable_bias = train − baseline; variance = dev − train; `case` names which exceed the
-    tolerance; `next_steps` is the recipe's ordered list (bias first, then variance)."""
+    tolerance (a gap equal to it, up to rounding, is not high); `next_steps` is the recipe's
+    ordered list (bias first, then variance)."""
     train_error: float
     dev_error: float
     baseline_error: float
@@ -41,11 +53,11 @@ class Diagnosis:
 
     @property
     def high_bias(self):
-        return self.avoidable_bias > self.tolerance
+        return _high(self.avoidable_bias, self.tolerance)
 
     @property
     def high_variance(self):
-        return self.variance > self.tolerance
+        return _high(self.variance, self.tolerance)
 
     def __str__(self):
         steps = "; ".join(self.next_steps)
@@ -70,8 +82,14 @@ def diagnose(train_error, dev_error=None, baseline_error=0.0, tolerance=None):
 
     train_error, dev_error : rates in [0, 1]; or pass a History as train_error and omit dev_error.
     baseline_error : the best error reachable (human-level, Bayes estimate) in [0, 1).
-    tolerance : the gap counted as high (default 0.02, two points); the dev set's 95% interval
-        (`split.sizes.dev_interval`) is a principled choice.
+    tolerance : a gap is high when it exceeds this (default 0.02, two points); a gap equal to it is
+        not high, up to rounding (1e-9), so that 0.14 − 0.12 and 0.12 − 0.10 are both exactly 0.02.
+        The dev set's 95% interval (`split.sizes.dev_interval`) is a principled choice.
+
+    From a History, the train error is History.train_error, measured over the batches as trained.
+    With dropout on (history.dropout) that overstates the network's training error, which can turn
+    "high variance" into "high bias": a DropoutWarning says so. Pass the errors of the network as
+    evaluated instead: diagnose(net.error(X_train, y_train), net.error(X_dev, y_dev)).
     """
     epoch = None
     if isinstance(train_error, History):
@@ -81,6 +99,11 @@ def diagnose(train_error, dev_error=None, baseline_error=0.0, tolerance=None):
         if not hist.dev_error:
             raise NNRecipeError("the History must hold dev errors: fit with dev=(X_dev, y_dev)")
         epoch = min(range(len(hist.dev_error)), key=hist.dev_error.__getitem__)
+        if getattr(hist, "dropout", False):
+            warnings.warn("diagnose(history): the History's train_error was measured with dropout on, over "
+                          "the batches as trained, so it overstates the network's training error and the "
+                          "bias; pass the errors instead: diagnose(net.error(X_train, y_train), "
+                          "net.error(X_dev, y_dev))", DropoutWarning, stacklevel=2)
         train_error, dev_error = hist.train_error[epoch], hist.dev_error[epoch]
     if dev_error is None:
         raise NNRecipeError("dev_error must be given: an error rate in [0, 1]")
@@ -91,7 +114,7 @@ def diagnose(train_error, dev_error=None, baseline_error=0.0, tolerance=None):
     ok = isinstance(tolerance, numbers.Real) and not isinstance(tolerance, bool) and 0 <= tolerance < 1
     expect(ok, "tolerance", "in [0, 1)", repr(tolerance))
     bias, variance = train_error - baseline_error, dev_error - train_error
-    high = (bias > tolerance, variance > tolerance)
+    high = (_high(bias, tolerance), _high(variance, tolerance))
     bias_steps = (BIAS_STEPS[:-1] if high[1] else BIAS_STEPS) if high[0] else ()   # "another architecture" once
     steps = bias_steps + (VARIANCE_STEPS if high[1] else ())
     steps = steps or (DONE,)
