@@ -6,6 +6,12 @@
 
 Stop training by setting `run.stop_training = True`. A callback with state that must survive
 a resume gives `state_dict()` (JSON-able values and ndarrays) and `load_state_dict(state)`.
+
+One callback object may serve several fit calls (a list built once for a hyperparameter loop,
+or fit called twice to train longer), as in Keras: a callback with per-run state resets it in
+on_train_begin unless `run.resumed` is True. `run.resumed` is True only for
+`fit(..., resume=path)`; fit then calls load_state_dict (with the state the checkpoint saved)
+before on_train_begin, so that on_train_begin sees the restored state and must keep it.
 """
 
 import math
@@ -33,6 +39,7 @@ class EarlyStopping(Callback):
     monitor="cost" with restore_best=False is a plateau stop that never looks at dev.
 
     After training: best (value), best_epoch (0-based), stopped_epoch (None if it ran out).
+    Each fit call starts afresh (a resumed run goes on with the state its checkpoint saved).
     """
 
     def __init__(self, monitor="dev_error", patience=10, min_delta=0.0, start_from_epoch=0, restore_best=True):
@@ -44,11 +51,16 @@ class EarlyStopping(Callback):
             raise NNRecipeError(f"min_delta must be ≥ 0; got {min_delta!r}")
         self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
         self.start_from_epoch, self.restore_best = int(start_from_epoch), bool(restore_best)
+        self._reset()
+
+    def _reset(self):
         self.best, self.best_epoch, self.wait, self.stopped_epoch, self.best_theta = math.inf, None, 0, None, None
 
     def on_train_begin(self, run):
         if not run.has_dev and self.monitor != "cost":
             raise NNRecipeError(f"EarlyStopping monitors {self.monitor!r}, so fit needs dev=(X_dev, y_dev)")
+        if not run.resumed:            # a new run: forget the last one (its best weights above all)
+            self._reset()
 
     def on_epoch_end(self, run, logs):
         if run.epoch < self.start_from_epoch:

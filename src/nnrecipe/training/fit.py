@@ -22,12 +22,14 @@ DIVERGED = ("training stopped: the cost became {value} at epoch {epoch}; the las
 
 class Run:
     """What callbacks see of a fit in progress: `net`, `history`, `optimizer`, `epoch` (the
-    0-based epoch just finished), `epochs` (the total), `has_dev`; set `stop_training` to stop.
+    0-based epoch just finished), `epochs` (the total), `has_dev`, `resumed` (True when fit
+    goes on from a checkpoint: callbacks then keep the state it restored); set `stop_training`
+    to stop.
     """
 
-    def __init__(self, net, optimizer, epochs, has_dev, history):
+    def __init__(self, net, optimizer, epochs, has_dev, history, resumed=False):
         self.net, self.optimizer, self.epochs, self.has_dev = net, optimizer, epochs, has_dev
-        self.history, self.epoch, self.stop_training = history, -1, False
+        self.history, self.epoch, self.stop_training, self.resumed = history, -1, False, resumed
         self._checkpoint_paths = []
 
     def checkpoint(self, path):
@@ -175,7 +177,7 @@ def fit(net, X, y, dev=None, epochs=100, batch_size=None, optimizer="adam", lr=N
     if resume is not None:
         history, start = _restore_checkpoint(resume, net, opt, rng, _saved(callbacks), aug_rng)
     history.dropout = any(isinstance(layer, Dropout) and layer.keep_prob < 1 for layer in net.layers)
-    run = Run(net, opt, epochs, dev is not None, history)
+    run = Run(net, opt, epochs, dev is not None, history, resumed=resume is not None)
     run.epoch = start - 1
     for cb in callbacks:
         cb.on_train_begin(run)

@@ -1,0 +1,52 @@
+"""One object used twice: callbacks and optimizers across fit calls, frozen dropout masks across
+batch shapes, and the one decision rule shared by predict and error."""
+
+import numpy as np
+import pytest
+
+import nnrecipe as nr
+
+
+def toy():
+    """A training set and a dev set."""
+    rng = np.random.default_rng(0)
+    X, Xd = rng.standard_normal((200, 3)), rng.standard_normal((100, 3))
+    return X, (X[:, 0] + 0.3 * X[:, 1] > 0).astype(int), (Xd, (Xd[:, 0] + 0.3 * Xd[:, 1] > 0).astype(int))
+
+
+def test_a_reused_early_stopping_starts_afresh():
+    X, y, dev = toy()
+    es = nr.EarlyStopping(monitor="dev_cost", patience=5)
+    a = nr.mlp([3, 8, 1], seed=0)
+    nr.fit(a, X, y, dev=dev, epochs=200, lr=0.05, callbacks=[es], verbose=0)
+    assert es.stopped_epoch is not None                       # the first run did stop early
+
+    b, fresh = nr.mlp([3, 8, 1], seed=1), nr.mlp([3, 8, 1], seed=1)
+    h = nr.fit(b, X, y, dev=dev, epochs=30, lr=0.001, callbacks=[es], verbose=0)
+    h_fresh = nr.fit(fresh, X, y, dev=dev, epochs=30, lr=0.001,
+                     callbacks=[nr.EarlyStopping(monitor="dev_cost", patience=5)], verbose=0)
+    assert len(h) == len(h_fresh) == 30 and h.stop_reason is None
+    np.testing.assert_array_equal(b.theta, fresh.theta)       # not a's weights
+    assert es.best == min(h.dev_cost) and es.stopped_epoch is None
+
+    c = nr.mlp([3, 4, 1], seed=1)                              # another size: no broadcast error
+    nr.fit(c, X, y, dev=dev, epochs=3, callbacks=[es], verbose=0)
+    assert es.best_theta.shape == c.theta.shape
+
+
+def test_resume_keeps_the_early_stopping_state_it_restores(tmp_path):
+    X, y, dev = toy()
+    path = tmp_path / "run.ckpt.npz"
+
+    def run(epochs, resume=None):
+        net = nr.mlp([3, 8, 1], keep_prob=0.8, seed=2, dtype="float64")
+        es = nr.EarlyStopping(monitor="dev_cost", patience=100, min_delta=1.0)   # best: epoch 0
+        nr.fit(net, X, y, dev=dev, epochs=epochs, batch_size=32, lr=0.01, verbose=0,
+               callbacks=[es, nr.Checkpoint(path)], resume=resume)
+        return net, es
+
+    full, es_full = run(12)
+    run(6)
+    resumed, es_resumed = run(12, resume=path)
+    np.testing.assert_array_equal(resumed.theta, full.theta)
+    assert (es_resumed.best, es_resumed.best_epoch, es_resumed.wait) == (es_full.best, 0, 11)
