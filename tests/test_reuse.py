@@ -50,3 +50,32 @@ def test_resume_keeps_the_early_stopping_state_it_restores(tmp_path):
     resumed, es_resumed = run(12, resume=path)
     np.testing.assert_array_equal(resumed.theta, full.theta)
     assert (es_resumed.best, es_resumed.best_epoch, es_resumed.wait) == (es_full.best, 0, 11)
+
+
+def test_frozen_dropout_keeps_one_mask_per_batch_shape():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((10, 3)), rng.integers(0, 2, 10)
+    net = nr.mlp([3, 6, 1], keep_prob=0.5, seed=0, dtype="float64").freeze_dropout()
+    full = net.cost(X, y, training=True)
+    part = net.cost(X[:4], y[:4], training=True)
+    assert net.cost(X, y, training=True) == full and net.cost(X[:4], y[:4], training=True) == part
+    drop = net.layers[1]
+    before = drop.mask
+    net.cost(X[4:8], y[4:8], training=True)                           # other rows, same shape
+    assert drop.mask is before and set(drop.frozen_masks) == {(10, 6), (4, 6)}
+    net.freeze_dropout()                                              # a new freeze draws anew
+    assert drop.frozen_masks == {} and net.cost(X, y, training=True) != full
+
+
+def test_minibatch_training_with_frozen_dropout_reuses_its_masks():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((211, 2))
+    y = (X[:, 0] > 0).astype(int)
+    net = nr.mlp([2, 20, 3, 1], keep_prob=0.86, seed=3).freeze_dropout()
+    nr.fit(net, X, y, epochs=1, batch_size=64, verbose=0)           # batches of 64, 64, 64, 19
+    drops = [net.layers[1], net.layers[3]]
+    states = [drop.rng.bit_generator.state for drop in drops]
+    nr.fit(net, X, y, epochs=4, batch_size=64, verbose=0)
+    assert [drop.rng.bit_generator.state for drop in drops] == states  # no mask drawn any more
+    for drop in drops:
+        assert sorted(drop.frozen_masks) == [(19, drop.mask.shape[1]), (64, drop.mask.shape[1])]

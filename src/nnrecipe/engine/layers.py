@@ -116,8 +116,9 @@ class Dropout(Layer):
     """Inverted dropout: keep each unit with probability keep_prob and scale kept units by
     1/keep_prob, so the expected activation is unchanged and predict needs no rescaling.
 
-    `frozen=True` reuses one mask (per input shape) on every call, so the training cost is
-    deterministic: what gradient checking of the dropout path needs.
+    `frozen=True` reuses one mask per input shape on every call (kept in `frozen_masks`, keyed
+    by shape), so the training cost is deterministic, minibatches of every size included: what
+    gradient checking of the dropout path needs. `mask` is the mask of the last call.
     """
 
     def __init__(self, keep_prob, frozen=False):
@@ -125,18 +126,25 @@ class Dropout(Layer):
         self.keep_prob = probability(keep_prob, "keep_prob")
         self.frozen = bool(frozen)
         self.rng = None       # a numpy Generator, given by the Network (its dropout stream)
-        self.mask = None
+        self.clear_masks()
+
+    def clear_masks(self):
+        """Forget every mask: the next call draws afresh (frozen or not)."""
+        self.mask, self.frozen_masks = None, {}
 
     def forward(self, x, training):
         self._active = training and self.keep_prob < 1.0
         if not self._active:
             return x
-        if not (self.frozen and self.mask is not None and self.mask.shape == x.shape):
+        self.mask = self.frozen_masks.get(x.shape) if self.frozen else None
+        if self.mask is None:
             if self.rng is None:
                 self.rng = np.random.default_rng()
             keep = self.rng.random(x.shape, dtype=x.dtype) < self.keep_prob
             self.mask = keep.astype(x.dtype)
             self.mask *= 1.0 / self.keep_prob
+            if self.frozen:
+                self.frozen_masks[x.shape] = self.mask
         return x * self.mask
 
     def backward(self, dy):

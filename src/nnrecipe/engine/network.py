@@ -159,14 +159,16 @@ class Network:
             self._flatten()
         for layer in self.layers:
             if isinstance(layer, Dropout):
-                layer.mask = None
+                layer.clear_masks()
         return self
 
     def freeze_dropout(self, frozen=True):
-        """Reuse one dropout mask on every call (frozen) or draw fresh masks (not frozen)."""
+        """Reuse one dropout mask per batch shape on every call (frozen), so that J is
+        deterministic, or draw fresh masks (not frozen). Either way the old masks are dropped."""
         for layer in self.layers:
             if isinstance(layer, Dropout):
-                layer.frozen, layer.mask = bool(frozen), None
+                layer.frozen = bool(frozen)
+                layer.clear_masks()
         return self
 
     # ---- the objective ------------------------------------------------------------------
