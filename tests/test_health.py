@@ -87,6 +87,21 @@ def test_leaky_relu_unit_with_negative_preactivation_everywhere_is_dead():
     assert rep.layers[0]["dead_share"] == 0.5
 
 
+def test_relus_of_a_standalone_activation_layer_are_those_of_the_dense_layer_before_it():
+    X = np.random.default_rng(0).standard_normal((50, 4))
+    net = nr.Network([nr.Dense(8, "linear"), nr.Activation("relu"), nr.Dense(8, "relu"), nr.Dense(1, "sigmoid")],
+                     input_dim=4, seed=0)
+    net.params["b1"][...] = -100                           # z1 < 0 everywhere: the Activation's relus are dead
+    rep = health(net, X, (X[:, 0] > 0).astype(int))
+    w1, w2, _ = rep.layers
+    assert (w1["activation"], w1["dead_share"], w1["activation_layer"]) == ("relu", 1.0, 1)
+    assert w2["activation_layer"] is None
+    dead = {f.layer: f for f in rep.findings if f.rule == "dead_relu"}
+    assert "the 8 relu units of net.layers[1] (Activation after W1) are dead" in dead["W1"].message
+    assert "He initialization (init='he') for W1" in dead["W1"].repair
+    assert "vanishing_signal" not in {f.rule for f in rep.findings}
+
+
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
 def test_saturated_share_counts_example_unit_pairs(activation):
     # unit 1 sees z = 10, −10, 5, 0.1: saturated on 3 rows (tanh(5) = 0.99991, σ(5) = 0.9933);

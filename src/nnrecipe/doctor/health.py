@@ -17,7 +17,9 @@ saturated tanh/sigmoid activations. The rules, each finding naming its source:
 A unit is dead when its output is ≤ 0 for every example of the batch (ReLU: always 0; leaky ReLU:
 pre-activation always ≤ 0, the same test on its output). An activation is saturated when |tanh| >
 0.99, or a sigmoid output is < 0.01 or > 0.99; the share counts (example, unit) pairs. The output
-layer's mean and std are those of its logits (its activation is fused into the loss).
+layer's mean and std are those of its logits (its activation is fused into the loss). A hidden
+Dense(…, "linear") followed by an Activation layer is one layer: its statistics are those of the
+Activation's output, its row names that layer (`activation_layer`: its index in net.layers).
 
 The ratio compares weight gradients, dW_l = a_{l-1}ᵀ·δ_l (a: the layer's input, δ = ∂L/∂z): it
 moves when the backward signal δ grows or shrinks faster than the forward signal a. In a network
@@ -38,7 +40,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from .._checks import as_rng, as_rows, as_targets
-from ..engine.layers import Dense
+from ..engine.layers import Activation, Dense
 from ..engine.network import Network
 from ..errors import expect
 from ..training.callbacks import Callback
@@ -74,7 +76,8 @@ class Finding:
 class HealthReport:
     """`layers`: one dict per Dense layer with name, activation, init, units, output (bool: the
     output layer), grad_norm, weight_norm, act_mean, act_std, dead_share, saturated_share (None
-    where it does not apply); `cost`: J on the batch; `gradient_ratio`: ‖dW_first‖/‖dW_last‖ (None
+    where it does not apply), activation_layer (the index in net.layers of the Activation layer
+    that applies a linear Dense layer's activation, else None); `cost`: J on the batch; `gradient_ratio`: ‖dW_first‖/‖dW_last‖ (None
     with one Dense layer); `findings`; `ok`: no finding."""
 
     def __init__(self, layers, cost, gradient_ratio, findings):
@@ -128,6 +131,12 @@ def _init_advice(rows):
             f"{names[0]}, {names[1]}, …, {names[-1]} ({len(names)} layers)") for (key, label), names in wrong.items()]
 
 
+def _where(r):
+    """The row's layer as messages name it: "W1", or "net.layers[1] (Activation after W1)"."""
+    k = r.get("activation_layer")
+    return r["name"] if k is None else f"net.layers[{k}] (Activation after {r['name']})"
+
+
 def _finding(rule, layer, value, threshold, message, repairs, anchor):
     return Finding(rule, layer, float(value), float(threshold), message, ", ".join(repairs), anchor)
 
@@ -156,7 +165,7 @@ def _findings(rows, cost, ratio):
     hidden = [r for r in rows if not r["output"]]
     if len(hidden) >= 2 and hidden[0]["act_std"] > 0:
         signal = hidden[-1]["act_std"] / hidden[0]["act_std"]
-        where = f"the spread of {hidden[-1]['name']}'s outputs is {signal:.3g} × that of {hidden[0]['name']}'s"
+        where = f"the spread of {_where(hidden[-1])}'s outputs is {signal:.3g} × that of {_where(hidden[0])}'s"
         if signal > EXPLODING:
             out.append(_finding("exploding_signal", hidden[-1]["name"], signal, EXPLODING, where,
                                 [*_init_advice(rows), "a lower learning rate", "normalized inputs"], NOTES_SIGNAL))
@@ -166,12 +175,12 @@ def _findings(rows, cost, ratio):
     for r in rows:
         if r["dead_share"] is not None and r["dead_share"] >= DEAD:
             out.append(_finding("dead_relu", r["name"], r["dead_share"], DEAD,
-                                f"{r['dead_share']:.0%} of the {r['units']} {r['activation']} units of {r['name']} "
+                                f"{r['dead_share']:.0%} of the {r['units']} {r['activation']} units of {_where(r)} "
                                 "are dead (≤ 0 for every example)", ["a lower learning rate", *_init_advice([r])],
                                 DEEPDIAGNOSIS))
         if r["saturated_share"] is not None and r["saturated_share"] > SATURATED:
             out.append(_finding("saturation", r["name"], r["saturated_share"], SATURATED,
-                                f"{r['saturated_share']:.0%} of the {r['activation']} activations of {r['name']} are "
+                                f"{r['saturated_share']:.0%} of the {r['activation']} activations of {_where(r)} are "
                                 "saturated", [*_init_advice([r]), "normalized inputs", "a lower learning rate"],
                                 DEEPDIAGNOSIS))
     return out
@@ -183,20 +192,21 @@ def _dense_layers(net):
     return [(f"W{k}", layer) for k, layer in enumerate(with_params, 1) if isinstance(layer, Dense)]
 
 
-def _output_stats(name, layer, a):
-    """Statistics of one Dense layer's output a (n, units), computed in float64."""
+def _output_stats(name, layer, a, activation=None, activation_layer=None):
+    """Statistics of one Dense layer's output a (n, units), computed in float64; `activation`, when
+    an Activation layer (net.layers[activation_layer]) applies it and a is that layer's output."""
     a = np.asarray(a, np.float64)
-    hidden = not layer.activation_in_loss
+    hidden, activation = not layer.activation_in_loss, activation or layer.activation
     dead = saturated = None
-    if hidden and layer.activation in ("relu", "leaky_relu"):
+    if hidden and activation in ("relu", "leaky_relu"):
         dead = float((a <= 0).all(axis=0).mean())                    # units ≤ 0 on every row
-    elif hidden and layer.activation == "tanh":
+    elif hidden and activation == "tanh":
         saturated = float((np.abs(a) > 0.99).mean())                 # share of (row, unit) pairs
-    elif hidden and layer.activation == "sigmoid":
+    elif hidden and activation == "sigmoid":
         saturated = float(((a < 0.01) | (a > 0.99)).mean())
-    return {"name": name, "activation": layer.activation, "init": layer.init, "units": layer.units,
+    return {"name": name, "activation": activation, "init": layer.init, "units": layer.units,
             "output": not hidden, "act_mean": float(a.mean()), "act_std": float(a.std()),
-            "dead_share": dead, "saturated_share": saturated}
+            "dead_share": dead, "saturated_share": saturated, "activation_layer": activation_layer}
 
 
 def _check(net, Xp, yp):
@@ -205,11 +215,14 @@ def _check(net, Xp, yp):
     dense = {id(layer): name for name, layer in _dense_layers(net)}
     rows, layers, a = [], [], Xp
     with np.errstate(all="ignore"):                 # overflow is reported as a finding, not a warning
-        for layer in net.layers:                    # the forward pass of net.logits, dropout off
+        for i, layer in enumerate(net.layers):      # the forward pass of net.logits, dropout off
             a = layer.forward(a, False)
             if id(layer) in dense:
                 rows.append(_output_stats(dense[id(layer)], layer, a))
                 layers.append(layer)
+            elif (isinstance(layer, Activation) and layer.name != "linear" and rows
+                  and rows[-1]["activation"] == "linear" and not rows[-1]["output"]):
+                rows[-1] = _output_stats(rows[-1]["name"], layers[-1], a, layer.name, i)
         loss, dz = net.loss.loss_and_grad(a, yp)                  # a: the logits
         net.backward(dz / len(Xp))                  # dθ = ∇(data loss) on the batch: no penalty term
         cost = loss / len(Xp) + net.penalty(len(Xp))
