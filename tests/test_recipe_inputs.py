@@ -41,6 +41,29 @@ def test_bad_x_and_y_are_named_with_the_users_rows(data, change, message):
         fit(*change(*data))
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"tolerance": 1.5}, r"tolerance must be in \[0, 1\); got 1.5"),
+    ({"tolerance": -0.1}, r"tolerance must be in \[0, 1\); got -0.1"),
+    ({"tolerance": float("nan")}, r"tolerance must be in \[0, 1\); got nan"),
+    ({"tolerance": "0.05"}, r"tolerance must be in \[0, 1\); got '0.05'"),
+    ({"baseline_error": np.float32(1.0)}, r"baseline_error must be in \[0, 1\); got 1.0"),
+])
+def test_bad_options_are_refused_before_any_training(data, monkeypatch, options, message):
+    def no_training(*args, **kwargs):
+        raise AssertionError("an experiment was trained before the options were checked")
+    monkeypatch.setattr("nnrecipe.doctor.recipe.fit", no_training)
+    with pytest.raises(nr.NNRecipeError, match=message):
+        fit(*data, **options)
+
+
+def test_numpy_scalars_are_a_baseline_and_a_tolerance(data, tmp_path):
+    r = Recipe(verbose=0, budget=BUDGET, out=tmp_path / "run", baseline_error=np.float32(0.1),
+               tolerance=np.float32(0.05)).fit(*data)
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["baseline_error"] == pytest.approx(0.1) and record["tolerance"] == pytest.approx(0.05)
+    assert r.diagnosis_.tolerance == pytest.approx(0.05)
+
+
 def test_a_given_test_set_is_checked_too(data):
     X, y = data
     Xt = X[:60].copy()

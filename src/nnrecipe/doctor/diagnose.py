@@ -5,6 +5,7 @@ import numbers
 import warnings
 from dataclasses import dataclass, field
 
+from .._checks import shown
 from ..data.split import Z95
 from ..errors import NNRecipeError, expect
 from ..training.history import History
@@ -71,6 +72,16 @@ class Diagnosis:
             "next_steps": list(self.next_steps)}
 
 
+def check_levels(baseline_error, tolerance):
+    """(baseline_error, tolerance) as floats, each a real number (numpy scalars too) in [0, 1);
+    tolerance None is DEFAULT_TOLERANCE. Recipe checks its options with this before any work."""
+    tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
+    for value, name in ((baseline_error, "baseline_error"), (tolerance, "tolerance")):
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 <= value < 1
+        expect(ok, name, "in [0, 1)", shown(value))
+    return float(baseline_error), float(tolerance)
+
+
 def _rate(value, name):
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 <= value <= 1
     expect(ok, name, "an error rate in [0, 1]", repr(value))
@@ -108,17 +119,13 @@ def diagnose(train_error, dev_error=None, baseline_error=0.0, tolerance=None):
     if dev_error is None:
         raise NNRecipeError("dev_error must be given: an error rate in [0, 1]")
     train_error, dev_error = _rate(train_error, "train_error"), _rate(dev_error, "dev_error")
-    ok = isinstance(baseline_error, numbers.Real) and not isinstance(baseline_error, bool) and 0 <= baseline_error < 1
-    expect(ok, "baseline_error", "in [0, 1)", repr(baseline_error))
-    tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
-    ok = isinstance(tolerance, numbers.Real) and not isinstance(tolerance, bool) and 0 <= tolerance < 1
-    expect(ok, "tolerance", "in [0, 1)", repr(tolerance))
+    baseline_error, tolerance = check_levels(baseline_error, tolerance)
     bias, variance = train_error - baseline_error, dev_error - train_error
     high = (_high(bias, tolerance), _high(variance, tolerance))
     bias_steps = (BIAS_STEPS[:-1] if high[1] else BIAS_STEPS) if high[0] else ()   # "another architecture" once
     steps = bias_steps + (VARIANCE_STEPS if high[1] else ())
     steps = steps or (DONE,)
-    return Diagnosis(train_error, dev_error, float(baseline_error), float(tolerance), bias, variance,
+    return Diagnosis(train_error, dev_error, baseline_error, tolerance, bias, variance,
                      CASES[high], steps, epoch)
 
 

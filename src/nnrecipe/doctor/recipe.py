@@ -24,7 +24,7 @@ from ..engine.serialize import load
 from ..errors import LeakageWarning, NNRecipeError, TestSetWarning, expect
 from ..training.callbacks import EarlyStopping
 from ..training.fit import fit
-from .diagnose import describe_error, diagnose, error_interval
+from .diagnose import check_levels, describe_error, diagnose, error_interval
 from .health import GradientMonitor
 
 RUN_FORMAT = "nnrecipe-run"
@@ -144,7 +144,8 @@ class Recipe:
     """The notes' basic recipe, run by the machine.
 
     baseline_error : the best reachable error (human-level, Bayes estimate), in [0, 1).
-    tolerance : a gap (avoidable bias or variance) larger than this is worth a knob (default 0.02).
+    tolerance : a gap (avoidable bias or variance) larger than this is worth a knob, in [0, 1)
+        (default 0.02). Both are numbers (numpy scalars too), checked by fit before any work.
     budget : total training epochs over all experiments (default None: no limit). A budget below the
         first experiment's epochs (600 up to 1000 training rows, else 60) cuts that experiment to it.
     out : a folder for run.json, models/ and the report; None keeps everything in memory.
@@ -321,7 +322,7 @@ class Recipe:
                       lr=0.01 if full else 0.003)
 
     def _tolerance(self):
-        return 0.02 if self.tolerance is None else self.tolerance
+        return check_levels(self.baseline_error, self.tolerance)[1]
 
     def _run(self, cfg, knob, why, warm=None):
         """Train one configuration (from `warm`'s weights when given: only the epochs it lacks)."""
@@ -493,8 +494,7 @@ class Recipe:
 
     # ---- validation and the run folder --------------------------------------------------
     def _validate_options(self):
-        ok = isinstance(self.baseline_error, (int, float)) and not isinstance(self.baseline_error, bool)
-        expect(ok and 0 <= self.baseline_error < 1, "baseline_error", "in [0, 1)", repr(self.baseline_error))
+        check_levels(self.baseline_error, self.tolerance)
         if self.budget is not None:
             positive(self.budget, "budget", integer=True)
 
