@@ -79,3 +79,13 @@ def test_minibatch_training_with_frozen_dropout_reuses_its_masks():
     assert [drop.rng.bit_generator.state for drop in drops] == states  # no mask drawn any more
     for drop in drops:
         assert sorted(drop.frozen_masks) == [(19, drop.mask.shape[1]), (64, drop.mask.shape[1])]
+
+
+@pytest.mark.parametrize("output, weights, label", [("sigmoid", [[1e-8]], 1), ("softmax", [[0.0, 1e-8]], 1)])
+def test_predict_and_error_decide_by_one_rule_in_float32(output, weights, label):
+    net = nr.mlp([1, len(weights[0])], output=output, seed=0)      # float32: σ(1e-8) rounds to 0.5
+    net.params["W1"][...], net.params["b1"][...] = weights, 0
+    X, y = np.ones((4, 1)), np.full(4, label)
+    np.testing.assert_array_equal(net.predict(X), y)                 # z favours `label`, if barely
+    assert net.error(X, y) == np.mean(net.predict(X) != y) == 0.0
+    assert net.error(X, 1 - y) == np.mean(net.predict(X) != 1 - y) == 1.0

@@ -1,7 +1,8 @@
 """Output activation and loss, fused: the gradient of the mean loss w.r.t. the logits z is
 (p − y)/batch, and no log(0) can occur whatever the logits.
 
-Each loss knows its targets (`targets` validates and shapes y), its output (`output`), and its
+Each loss knows its targets (`targets` validates and shapes y), its output (`output`), its
+prediction (`predict`, from the logits: labels decided by one rule that `errors` shares), and its
 error (classification: share misclassified; regression: mean squared error).
 """
 
@@ -44,13 +45,14 @@ class BinaryCrossEntropy:
         """Sum of losses over the batch, and dL/dz per example (not yet divided by the batch)."""
         return float(self.per_example(z, y).sum()), expit(z) - y
 
-    def predict(self, out):
-        labels = (out > 0.5).astype(np.int64)
+    def predict(self, z):
+        """Labels from the logits: z > 0 ⇔ p > 0.5, also where σ(z) rounds to exactly 0.5."""
+        labels = (z > 0).astype(np.int64)
         return labels[:, 0] if labels.shape[1] == 1 else labels
 
     def errors(self, z, y):
-        """Number of wrong labels in the batch (from logits: z > 0 ⇔ p > 0.5)."""
-        return float(((z > 0) != (y > 0.5)).sum()) / y.shape[1]
+        """Number of wrong labels in the batch (averaged over the outputs)."""
+        return float((self.predict(z).reshape(y.shape) != y).sum()) / y.shape[1]
 
 
 class CategoricalCrossEntropy:
@@ -91,11 +93,12 @@ class CategoricalCrossEntropy:
         p[rows, y] -= 1                                   # p − onehot(y)
         return loss, p
 
-    def predict(self, out):
-        return out.argmax(axis=1)
+    def predict(self, z):
+        """Labels from the logits (argmax z: no ties made by rounding probabilities)."""
+        return z.argmax(axis=1)
 
     def errors(self, z, y):
-        return float((z.argmax(axis=1) != y).sum())
+        return float((self.predict(z) != y).sum())
 
 
 class MeanSquaredError:
@@ -117,8 +120,8 @@ class MeanSquaredError:
         diff = z - y
         return 0.5 * float(np.vdot(diff, diff)), diff
 
-    def predict(self, out):
-        return out[:, 0] if out.shape[1] == 1 else out
+    def predict(self, z):
+        return z[:, 0] if z.shape[1] == 1 else z
 
     def errors(self, z, y):
         """Sum over the batch of the squared error (averaged over outputs): its mean is the MSE."""

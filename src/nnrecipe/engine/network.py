@@ -270,8 +270,9 @@ class Network:
 
     def predict(self, X):
         """Labels or values (n_samples,): classes[index] when `classes` is set, else the class
-        index (0/1 for one sigmoid unit); values for regression."""
-        labels = self.loss.predict(self.output(X))
+        index (0/1 for one sigmoid unit); values for regression. Labels are decided from the
+        logits (z > 0, argmax z), as `error` decides them."""
+        labels = self.loss.predict(self.logits(self.prepare_X(X)))
         return labels if self.classes is None else np.asarray(self.classes)[labels]
 
     def error(self, X, y):
