@@ -1,6 +1,8 @@
 """One object used twice: callbacks and optimizers across fit calls, frozen dropout masks across
 batch shapes, and the one decision rule shared by predict and error."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -89,3 +91,37 @@ def test_predict_and_error_decide_by_one_rule_in_float32(output, weights, label)
     np.testing.assert_array_equal(net.predict(X), y)                 # z favours `label`, if barely
     assert net.error(X, y) == np.mean(net.predict(X) != y) == 0.0
     assert net.error(X, 1 - y) == np.mean(net.predict(X) != 1 - y) == 1.0
+
+
+@pytest.mark.parametrize("make", [nr.Adam, nr.Momentum])
+def test_an_optimizer_object_refuses_another_network(make):
+    X, y, _ = toy()
+    opt = make(lr=0.01)
+    nr.fit(nr.mlp([3, 8, 1], seed=0), X, y, epochs=2, optimizer=opt, verbose=0)
+    for other in (nr.mlp([3, 4, 1], seed=1), nr.mlp([3, 8, 1], seed=0, dtype="float64")):
+        before = other.theta.copy()
+        with pytest.raises(nr.NNRecipeError, match=rf"^optimizer: this {make.__name__} holds state .*\(41,\) float32"):
+            nr.fit(other, X, y, epochs=2, optimizer=opt, verbose=0)
+        np.testing.assert_array_equal(other.theta, before)            # refused before any step
+
+
+def test_a_gd_object_has_no_state_and_trains_any_network():
+    X, y, _ = toy()
+    opt = nr.GD(lr=0.1)
+    nr.fit(nr.mlp([3, 8, 1], seed=0), X, y, epochs=2, optimizer=opt, verbose=0)
+    for make in (lambda: nr.mlp([3, 4, 1], seed=1), lambda: nr.mlp([3, 8, 1], seed=0, dtype="float64")):
+        a, b = make(), make()
+        nr.fit(a, X, y, epochs=2, optimizer=opt, verbose=0)
+        nr.fit(b, X, y, epochs=2, optimizer="gd", lr=0.1, verbose=0)
+        np.testing.assert_array_equal(a.theta, b.theta)
+
+
+def test_an_optimizer_object_carries_its_state_into_the_next_fit():
+    X, y, _ = toy()
+    net, opt = nr.mlp([3, 8, 1], seed=0, dtype="float64"), nr.Adam(lr=0.01)
+    nr.fit(net, X, y, epochs=2, batch_size=64, optimizer=opt, verbose=0)      # 4 steps an epoch
+    again, fresh = copy.deepcopy(net), nr.Adam(lr=0.01)
+    nr.fit(net, X, y, epochs=1, batch_size=64, optimizer=opt, verbose=0)
+    nr.fit(again, X, y, epochs=1, batch_size=64, optimizer=fresh, verbose=0)
+    assert (opt.t, fresh.t) == (12, 4)                                        # steps go on counting
+    assert not np.allclose(net.theta, again.theta)                           # and the moments with them

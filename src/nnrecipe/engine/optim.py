@@ -33,13 +33,25 @@ class Optimizer:
     def step(self, params, grads):
         raise NotImplementedError
 
+    def check(self, params):
+        """Refuse params that this optimizer's state (from earlier steps) does not fit; the
+        scratch is no state: it is dropped, and made anew for params by the next step."""
+        self.slots.pop("tmp", None)
+        shapes = [(p.shape, p.dtype) for p in params]
+        for slot in self.slots.values():
+            if [(a.shape, a.dtype) for a in slot] != shapes:
+                raise NNRecipeError(
+                    f"optimizer: this {type(self).__name__} holds state for parameters of shape and dtype "
+                    f"{_shown(slot)}, not {_shown(params)}: it goes on only with the network it trained. "
+                    "Give fit a new optimizer, or its name (e.g. 'adam'), for another network or dtype")
+
     def state_dict(self):
         """Step count and every slot (the scratch excepted), for checkpoints."""
         return {"t": self.t, "slots": {k: v for k, v in self.slots.items() if k != "tmp"}}
 
     def load_state_dict(self, state):
         self.t = int(state["t"])
-        self.slots.update({k: [np.array(a) for a in v] for k, v in state["slots"].items()})
+        self.slots = {k: [np.array(a) for a in v] for k, v in state["slots"].items()}   # scratch anew
 
     def __repr__(self):
         return f"{type(self).__name__}(lr={self.lr})"
@@ -112,6 +124,10 @@ class Adam(Optimizer):
             t += self.eps / s
             np.divide(m, t, out=t)
             p -= np.multiply(t, c, out=t)
+
+
+def _shown(arrays):
+    return ", ".join(f"{a.shape} {a.dtype}" for a in arrays)
 
 
 def _fusable(p, g):

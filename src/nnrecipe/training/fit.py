@@ -139,8 +139,14 @@ def fit(net, X, y, dev=None, epochs=100, batch_size=None, optimizer="adam", lr=N
     dev : optional (X_dev, y_dev), evaluated after every epoch.
     batch_size : None for full-batch, else minibatches of a fresh shuffle every epoch.
     optimizer : "gd", "momentum", "adam" or an object with step(params, grads); lr its rate.
+        A name makes a fresh optimizer for this call: calling fit twice trains twice as long,
+        but the second call starts with no momentum or Adam moments. An optimizer object
+        (nr.Adam(...)) keeps its state between calls, so passing the same one again goes on
+        where it stopped; it only fits the network it trained (another size is refused).
     callbacks : a list of callbacks (nr.EarlyStopping, nr.Checkpoint, ...) or a single one.
     seed : the shuffling stream, an int ≥ 0 (the network's own seed drives init and dropout).
+        Each call starts the stream afresh: a second call with the same seed repeats the
+        first call's shuffles.
     verbose : 1 shows a progress bar on a terminal, 0 is silent.
     resume : a path written by Checkpoint: continue that run where it stopped.
     augment : a callable (X_batch, rng) -> X_batch applied afresh to every training batch (never to
@@ -176,6 +182,8 @@ def fit(net, X, y, dev=None, epochs=100, batch_size=None, optimizer="adam", lr=N
     history, start = History(), 0
     if resume is not None:
         history, start = _restore_checkpoint(resume, net, opt, rng, _saved(callbacks), aug_rng)
+    if isinstance(opt, optim.Optimizer):
+        opt.check([net.theta])
     history.dropout = any(isinstance(layer, Dropout) and layer.keep_prob < 1 for layer in net.layers)
     run = Run(net, opt, epochs, dev is not None, history, resumed=resume is not None)
     run.epoch = start - 1
