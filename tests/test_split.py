@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 
 import nnrecipe as nr
-from nnrecipe.data.split import allocate, auto_share
+from nnrecipe.data.split import allocate, auto_share, split_dev
 
 prop = settings(max_examples=60, deadline=None, derandomize=True)
 Z = norm.ppf(0.975)                     # 1.959963984540054…
@@ -245,6 +245,33 @@ def test_allocate_margins_and_proportions(cs):
     assert np.all((alloc == floor) | ((alloc == floor + 1) & (rem > 0)))
 
 
+@prop
+@given(_counts_and_sizes())
+def test_allocate_one_each_fills_every_cell_it_can_and_keeps_the_margins(cs):
+    counts, sizes = cs
+    alloc = allocate(counts, sizes, one_each=True)
+    assert (alloc >= 0).all()
+    np.testing.assert_array_equal(alloc.sum(axis=1), counts)
+    np.testing.assert_array_equal(alloc.sum(axis=0), sizes)
+    plain = allocate(counts, sizes)
+    if (counts >= len(sizes)).all() and (sizes >= len(counts)).all():
+        assert (alloc >= 1).all()
+    else:                                                  # not every cell can be filled: nothing changes
+        np.testing.assert_array_equal(alloc, plain)
+    if (plain > 0).all():                                  # nothing to fill: floor or ceiling, unchanged
+        np.testing.assert_array_equal(alloc, plain)
+
+
+def test_a_class_of_three_gets_one_example_in_every_set():
+    # exact shares 1.8 / 0.6 / 0.6: floor or ceiling alone gave 2 / 1 / 0, no example of class 1 in test
+    np.testing.assert_array_equal(allocate([97, 3], [60, 20, 20], one_each=True), [[59, 19, 19], [1, 1, 1]])
+    y = np.r_[np.zeros(97, int), [1, 1, 1]]
+    s = nr.split(np.random.default_rng(0).standard_normal((100, 2)), y, seed=0)
+    assert [np.bincount(sub.y, minlength=2)[1] for sub in (s.train, s.dev, _opened(s))] == [1, 1, 1]
+    t = split_dev(np.zeros((42, 2)), np.r_[np.zeros(40, int), [1, 1]], (np.zeros((5, 2)), np.zeros(5, int)))
+    assert [np.bincount(sub.y, minlength=2)[1] for sub in (t.train, t.dev)] == [1, 1]
+
+
 def test_allocate_rounds_every_cell_down_or_up():
     # regression: the greedy alone gave [[0, 1, 1], [0, 1, 1], [2, 1, 1]]: 2 where 4·2/8 = 1 exactly
     counts, sizes = np.array([2, 2, 4]), np.array([2, 3, 3])
@@ -298,10 +325,13 @@ def test_split_is_stratified_within_one_example(class_counts, data):
     s = nr.split(X, y, ratios=sizes, seed=data.draw(st.integers(0, 2**32 - 1), label="seed"))
     assert s.stratified
     _check_partition(s, X, y, n)
-    for sub, size in zip((s.train, s.dev, s.test), sizes):
-        assert len(sub) == size
-        got = np.array([np.count_nonzero(sub.y == c) for c in np.unique(y)])
-        np.testing.assert_array_less(np.abs(got - counts * size / n), 1)
+    got = np.array([[np.count_nonzero(sub.y == c) for sub in (s.train, s.dev, s.test)] for c in np.unique(y)])
+    np.testing.assert_array_equal(got.sum(0), sizes)
+    exact = counts[:, None] * np.array(sizes) / n
+    if min(sizes) >= len(counts):                          # room for one example of each class per set
+        assert (got >= 1).all()
+    if min(sizes) < len(counts) or (exact >= 1).all():     # no trade for it: within one example
+        np.testing.assert_array_less(np.abs(got - exact), 1)
 
 
 def test_stratification_on_an_imbalanced_binary_label():

@@ -139,10 +139,15 @@ def _explicit_counts(n, ratios):
     return _largest_remainder(n, r / r.sum())
 
 
-def allocate(class_counts, sizes):
+def allocate(class_counts, sizes, one_each=False):
     """Per class, how many of its examples go to each set: (n_classes, n_sets) integers whose rows
     sum to class_counts and columns to sizes, each the floor or the ceiling of the exact proportion
     n_c·size_s/n (so exactly it when that is an integer).
+
+    one_each : also give every class at least one example in every set when each class has at least
+        n_sets examples and each set at least n_classes (else it changes nothing). The exception to
+        the floor or ceiling: a class whose share of a set rounds to 0 gets 1 there, by a trade
+        (see _one_each) that moves two of its cells and two of another class's by one each.
     """
     counts = np.asarray(class_counts, dtype=np.int64)
     sizes = np.asarray(sizes, dtype=np.int64)
@@ -161,7 +166,28 @@ def allocate(class_counts, sizes):
     for c in np.flatnonzero(row_left):
         for _ in range(row_left[c]):
             _augment(c, extra, allowed, col_left)
-    return alloc + extra
+    return _one_each(alloc + extra, product) if one_each else alloc + extra
+
+
+def _one_each(alloc, product):
+    """alloc with no zero cell, row and column sums kept, when every row sums to ≥ n_sets and every
+    column to ≥ n_classes (else alloc as it is). Class c with no example in set s takes one there
+    from the class d most above its exact share in s, and gives d one in the set t where c is most
+    above its own share. Such a d and t hold ≥ 2 (column s has ≥ n_classes among n_classes − 1
+    classes, row c ≥ n_sets among n_sets − 1 sets), so no cell falls to 0."""
+    n_classes, n_sets = alloc.shape
+    if (alloc.sum(1) < n_sets).any() or (alloc.sum(0) < n_classes).any():
+        return alloc
+    n = alloc.sum()
+    for c, s in zip(*np.nonzero(alloc == 0)):
+        if alloc[c, s]:                                              # filled by an earlier trade
+            continue
+        donors, sources = np.flatnonzero(alloc[:, s] >= 2), np.flatnonzero(alloc[c] >= 2)
+        over = alloc * n - product                                   # n·(count − exact share), exact
+        d, t = donors[np.argmax(over[donors, s])], sources[np.argmax(over[c, sources])]
+        alloc[[c, d], [s, t]] += 1
+        alloc[[c, d], [t, s]] -= 1
+    return alloc
 
 
 def _augment(c, extra, allowed, col_left):
@@ -278,8 +304,11 @@ def split(X, y=None, ratios="auto", stratify=True, groups=None, seed=0, margin=N
 
     X : (n, ...) array; y : (n,) labels or values, or None; groups : (n,) ids, never split across sets.
     ratios, margin, expected_error : as in `split_sizes`.
-    stratify : keep each class's share the same in every set (within one example); ignored for a
-        continuous target, which cannot be stratified by class.
+    stratify : keep each class's share the same in every set (within one example), and give every
+        class at least one example in every set when each set has at least as many examples as
+        there are classes: a class of 3 gets 1/1/1, not 2/1/0, and the classes whose counts trade
+        for it may then be more than one example off their share (`allocate`'s one_each). Ignored
+        for a continuous target, which cannot be stratified by class.
     seed : an int, a SeedSequence or a Generator; the split uses its own stream.
     """
     X = np.asarray(X)
@@ -293,7 +322,7 @@ def split(X, y=None, ratios="auto", stratify=True, groups=None, seed=0, margin=N
     rng = as_rng(seed)
 
     labels, class_counts, stratified = _strata(y, n, stratify, len(SETS))
-    target = allocate(class_counts, sizes.counts)
+    target = allocate(class_counts, sizes.counts, one_each=stratified)
 
     if groups is None:
         assignment = _assign_rows(labels, target, rng)
@@ -334,7 +363,7 @@ def split_dev(X, y, test, stratify=True, seed=0):
     dev_share = share / (1 - share)                  # auto's dev : (train + dev)
     n_dev = min(len(X) - 1, max(1, round(len(X) * dev_share)))
     labels, class_counts, stratified = _strata(y, len(X), stratify, 2)
-    target = allocate(class_counts, (len(X) - n_dev, n_dev))
+    target = allocate(class_counts, (len(X) - n_dev, n_dev), one_each=stratified)
     assignment = np.concatenate([_assign_rows(labels, target, as_rng(seed)), np.full(len(X_test), 2, np.int8)])
     sizes = Sizes(len(X) - n_dev, n_dev, len(X_test), reason=(
         f"the data's own test set ({len(X_test):,}); the rest cut {100 * (1 - dev_share):.3g}:"
