@@ -328,6 +328,23 @@ def test_monitor_resumes_from_a_checkpoint_with_its_series(moons, tmp_path):
     assert resumed.to_dict() == whole.to_dict() and resumed.epochs == [0, 1, 2, 3]
 
 
+def test_a_monitor_reused_in_another_fit_starts_afresh(moons):
+    X, y = moons
+    vanishing = [2] + [16] * 8 + [1]                       # sigmoid, N(0, 0.01²): vanishing at every check
+
+    def watched(sizes, mon, seed=1):
+        net = nr.mlp(sizes, hidden="sigmoid", init="random", seed=seed)
+        nr.fit(net, X, y, epochs=3, verbose=0, callbacks=[mon])
+        return mon.to_dict()
+
+    mon = GradientMonitor(X, y, max_rows=64)
+    watched(vanishing, mon, seed=0)
+    assert watched([2, 16, 1], mon) == watched([2, 16, 1], GradientMonitor(X, y, max_rows=64))   # another size
+    again = watched(vanishing, mon)                        # the same size: its findings and update ratios anew
+    assert again == watched(vanishing, GradientMonitor(X, y, max_rows=64)) and again["epochs"] == [0, 1, 2]
+    assert [(f["rule"], f["epoch"]) for f in again["findings"]] == [("vanishing_gradients", 0)]
+
+
 # ---- bad input --------------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs, message", [
     ({"every": 0}, "every must be an integer ≥ 1; got 0"),

@@ -266,6 +266,8 @@ class GradientMonitor(Callback):
     check. `findings`: each rule+layer once, from the first check where it fires, with its epoch; a
     fit that stops on a NaN/inf cost adds a non_finite finding. `report`: the last HealthReport.
     The monitor reads `run.net` and `run.history` only, and leaves the training trajectory unchanged.
+    Each fit call starts these afresh (a resumed fit goes on with those its checkpoint saved), so
+    one monitor may watch several runs, of networks of any size: it holds the last one's.
     """
 
     SERIES = ("grad_norms", "weight_norms", "update_ratios", "dead_share", "saturated_share")
@@ -280,6 +282,9 @@ class GradientMonitor(Callback):
         if len(X) > max_rows:                      # the same seeded rows at every check
             rows = np.sort(rng.choice(len(X), max_rows, replace=False))
         self.X, self.y, self.every = X[rows], y[rows], int(every)
+        self._reset()
+
+    def _reset(self):
         self.epochs, self.findings, self.report = [], [], None
         for name in self.SERIES:
             setattr(self, name, {})
@@ -287,6 +292,8 @@ class GradientMonitor(Callback):
 
     def on_train_begin(self, run):
         _require_net(run.net)
+        if not run.resumed:                        # a new run; a resume keeps what the checkpoint restored
+            self._reset()
         self._Xp = run.net.prepare_X(self.X)
         self._yp = run.net.prepare_y(self.y, len(self._Xp))
         if self._previous is None:                 # else: kept from the last check (or a checkpoint)
