@@ -55,7 +55,7 @@ def test_stratified_counts_are_the_allocation(tmp_path, data, ratios):
     res = split_file(data, tmp_path / "out", "y", ratios=ratios, seed=1, batch_rows=64)
     y = pq.read_table(data)["y"].to_numpy()
     classes, class_counts = np.unique(y, return_counts=True)
-    want = allocate(class_counts, split_sizes(len(y), ratios).counts)
+    want = allocate(class_counts, split_sizes(len(y), ratios).counts, one_each=True)
     sets = read(tmp_path / "out")
     for k, s in enumerate(SETS):
         got = np.array([np.count_nonzero(sets[s]["y"].to_numpy() == c) for c in classes])
@@ -288,3 +288,12 @@ def test_sequential_sampling_is_uniform():
     expected = (quotas / quotas.sum(1, keepdims=True))[labels]          # (60, 3)
     sd = np.sqrt(expected * (1 - expected) / reps)
     assert np.abs(freq / reps - expected).max() < 5 * sd.max()
+
+
+def test_a_class_of_three_gets_one_row_in_each_set(tmp_path):
+    table = make_table(100, classes=(0, 1), weights=(1.0, 0.0))
+    y = np.zeros(100, np.int64)
+    y[[5, 50, 95]] = 1
+    path = write(tmp_path / "rare.parquet", table.set_column(4, "y", pa.array(y)))
+    split_file(path, tmp_path / "out", "y", ratios=(0.6, 0.2, 0.2))
+    assert [int((read(tmp_path / "out")[s]["y"].to_numpy() == 1).sum()) for s in SETS] == [1, 1, 1]

@@ -18,6 +18,7 @@ from .engine.optim import GD, Adam, Momentum, Optimizer
 from .engine.serialize import load
 from .errors import (
     DivergenceWarning,
+    DropoutWarning,
     LeakageWarning,
     NNRecipeError,
     TestSetLocked,
@@ -37,6 +38,7 @@ __all__ = [
     "Dense",
     "Diagnosis",
     "DivergenceWarning",
+    "DropoutWarning",
     "Dropout",
     "EarlyStopping",
     "FileSplit",

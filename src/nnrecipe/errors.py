@@ -1,4 +1,4 @@
-"""The package's one error type, and the warning it gives when training diverges."""
+"""The package's one error type, and its warnings."""
 
 
 class NNRecipeError(ValueError):
@@ -19,6 +19,10 @@ class TestSetWarning(UserWarning):
 
 class LeakageWarning(UserWarning):
     """Statistics were fitted on rows that also sit in a dev or test set."""
+
+
+class DropoutWarning(UserWarning):
+    """diagnose(history) read a train error that was measured with dropout on."""
 
 
 def expect(condition, argument, expected, given):

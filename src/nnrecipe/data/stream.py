@@ -270,7 +270,7 @@ def _plan_quotas(pf, target, checked, ratios, stratify, seed, drop_nan, read, ti
         raise NNRecipeError(f"target: every class needs at least {len(SETS)} rows (one per set) to stratify; "
                             f"class {classes[int(class_counts.argmin())]!r} has {class_counts.min()}. Merge rare "
                             "classes or pass stratify=False")
-    return _Quotas(allocate(class_counts, sizes.counts), target, classes, seed), sizes.reason, "stratified"
+    return _Quotas(allocate(class_counts, sizes.counts, one_each=True), target, classes, seed), sizes.reason, "stratified"
 
 
 def _plan_hash(key, ratios, salt, n_rows):

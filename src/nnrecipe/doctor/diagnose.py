@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from .._checks import shown
 from ..data.split import Z95
-from ..errors import NNRecipeError, expect
+from ..errors import DropoutWarning, NNRecipeError, expect
 from ..training.history import History
 
 DEFAULT_TOLERANCE = 0.02      # two percentage points: a gap this small is not worth a knob
@@ -26,10 +26,6 @@ DONE = "none: the error is within tolerance of the baseline; evaluate the test s
 
 CASES = {(False, False): "good fit", (True, False): "high bias",
          (False, True): "high variance", (True, True): "high bias and high variance"}
-
-
-class DropoutWarning(UserWarning):
-    """diagnose(history) read a train error that was measured with dropout on."""
 
 
 def _high(gap, tolerance):
