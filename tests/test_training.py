@@ -89,8 +89,15 @@ def test_history_fields():
     assert len(hist) == 7 and len(hist.train_error) == 7 and len(hist.time) == 7
     assert hist.dev_error == [] and hist.dev_cost == []
     assert all(p > 0 for p in hist.penalty) and all(c > p for c, p in zip(hist.cost, hist.penalty))
-    hist = nr.fit(net, X, y, dev=toy(seed=1), epochs=4, verbose=0)
-    assert len(hist.dev_error) == 4 and all(0 <= e <= 1 for e in hist.dev_error)
+    Xd, yd = toy(seed=1)
+    hist = nr.fit(net, X, y, dev=(Xd, yd), epochs=4, verbose=0)
+    assert len(hist.dev_error) == 4 and len(hist.dev_cost) == 4
+    # dev figures are those of the weights at the end of each epoch: the last ones are the final net's
+    assert hist.dev_error[-1] == pytest.approx(np.mean(net.predict(Xd) != yd), abs=1e-12)
+    p = net.predict_proba(Xd)[:, 1].astype(np.float64)             # (n, 2): P(0), P(1)
+    bce = -np.mean(yd * np.log(p) + (1 - yd) * np.log1p(-p))
+    assert hist.dev_cost[-1] == pytest.approx(bce, rel=1e-4)
+    assert hist.dev_cost[-1] != pytest.approx(net.cost(Xd, yd), rel=1e-4)   # the dev cost has no penalty
 
 
 def test_history_says_whether_dropout_was_on_in_training(tmp_path):
@@ -242,11 +249,20 @@ def test_divergence_stops_and_restores_last_finite_weights():
     assert all(np.isfinite(hist.cost))
 
 
-def test_progress_is_silent_when_not_a_terminal(capsys):
+def test_progress_is_silent_when_not_a_terminal(capsys, monkeypatch):
     X, y = toy()
     nr.fit(nr.mlp([3, 4, 1]), X, y, epochs=5, verbose=1)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+    # the same fit with stderr on a terminal shows the bar, ending at 5/5 with the last cost
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    hist = nr.fit(nr.mlp([3, 4, 1], seed=0), X, y, epochs=5, verbose=1)
+    shown = capsys.readouterr()
+    text = shown.out + shown.err
+    assert "5/5" in text and f"cost {hist.cost[-1]:.4f}" in text, text
+    nr.fit(nr.mlp([3, 4, 1], seed=0), X, y, epochs=5, verbose=0)            # verbose=0: silent even there
+    quiet = capsys.readouterr()
+    assert quiet.out == "" and quiet.err == ""
 
 
 RESUMABLE = textwrap.dedent("""
