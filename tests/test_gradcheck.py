@@ -553,7 +553,16 @@ def test_report_names_and_table():
             if mode == "full":
                 assert report.by_param[name].checked == p.size
         assert "difference" in text and "ok" in text
-    assert report.checked > 0 and isinstance(report.worst, list)
+        per_array = sum(c.checked for c in report.by_param.values())
+        if mode == "full":                         # every coordinate, each in its own array's row
+            assert report.checked == per_array == sum(p.size for p in net.params.values())
+        else:                                      # per-array probes plus the whole-vector directions
+            assert report.checked > per_array > 0
+        # worst: the 5 largest |numeric − analytic| of all compared coordinates, largest first
+        errors = [w["error"] for w in report.worst]
+        assert len(errors) == 5 and errors == sorted(errors, reverse=True)
+        for w in report.worst:
+            assert w["param"] in expected and w["error"] == abs(w["numeric"] - w["analytic"])
 
 
 def test_fast_mode_on_2000_parameters_names_the_bug():
