@@ -118,7 +118,9 @@ def test_locked_subset_is_read_through_unlocked_arrays():
     locked = LockedSubset(X[300:], y[300:])
     dev = types.SimpleNamespace(X=X[:300], y=y[:300])          # a plain object with .X and .y
     m = check_match(dev, locked)
-    assert locked.calls == 1 and m.label is not None and m.n_b == 300
+    assert locked.calls == 1 and m.n_b == 300
+    plain = check_match((X[:300], y[:300]), (X[300:], y[300:]))   # the same data handed over openly
+    assert m.label.test == "chi2" and m.to_dict() == plain.to_dict()
     m2 = check_match(X[:300], LockedSubset(X[300:], None), classifier=False)   # bare X; no labels
     assert m2.label is None
 
