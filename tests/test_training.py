@@ -258,8 +258,8 @@ def test_progress_is_silent_when_not_a_terminal(capsys, monkeypatch):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     hist = nr.fit(nr.mlp([3, 4, 1], seed=0), X, y, epochs=5, verbose=1)
     shown = capsys.readouterr()
-    text = shown.out + shown.err
-    assert "5/5" in text and f"cost {hist.cost[-1]:.4f}" in text, text
+    assert shown.out == "", shown.out                      # the bar goes to stderr, as tqdm's: stdout stays clean
+    assert "5/5" in shown.err and f"cost {hist.cost[-1]:.4f}" in shown.err, shown.err
     nr.fit(nr.mlp([3, 4, 1], seed=0), X, y, epochs=5, verbose=0)            # verbose=0: silent even there
     quiet = capsys.readouterr()
     assert quiet.out == "" and quiet.err == ""

@@ -105,7 +105,7 @@ class Checkpoint(Callback):
 
 
 class Progress(Callback):
-    """A progress bar with the cost and dev error; silent when stderr is not a terminal."""
+    """A progress bar (on stderr) with the cost and dev error; silent when stderr is not a terminal."""
 
     def __init__(self, refresh_seconds=0.1):
         self.refresh_seconds = refresh_seconds
@@ -120,9 +120,10 @@ class Progress(Callback):
             TextColumn,
             TimeRemainingColumn,
         )
+        from rich.console import Console
         from rich.progress import Progress as Bar
         self._bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeRemainingColumn(), transient=False)
+                        TimeRemainingColumn(), transient=False, console=Console(stderr=True))   # as tqdm: stdout stays the program's
         self._task = self._bar.add_task("training", total=run.epochs, completed=run.epoch + 1)
         self._bar.start()
         self._last = 0.0
