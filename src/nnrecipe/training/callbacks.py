@@ -114,13 +114,13 @@ class Progress(Callback):
     def on_train_begin(self, run):
         if not sys.stderr.isatty():
             return
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
             TextColumn,
             TimeRemainingColumn,
         )
-        from rich.console import Console
         from rich.progress import Progress as Bar
         self._bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeRemainingColumn(), transient=False, console=Console(stderr=True))   # as tqdm: stdout stays the program's
