@@ -47,9 +47,14 @@ def as_targets(y, n, name="y"):
     return arr
 
 
+def plain(value):
+    """A numpy scalar as the Python value it holds (3, not np.int64(3)); anything else unchanged."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def shown(value):
     """repr(value) for messages, a numpy scalar as the Python value it holds (nan, not np.float64(nan))."""
-    return repr(value.item() if isinstance(value, np.generic) else value)
+    return repr(plain(value))
 
 
 def positive(value, name, integer=False, allow_zero=False):

@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from .._checks import as_rows, positive, writable_folder
+from .._checks import as_rows, plain, positive, writable_folder
 from ..data import augment as aug
 from ..data.match import check_match
 from ..data.normalize import Standardizer, rows_in
 from ..data.split import split, split_dev
 from ..engine.network import mlp
-from ..engine.serialize import load
+from ..engine.serialize import atomic_write, load
 from ..errors import LeakageWarning, NNRecipeError, TestSetWarning, expect
 from ..training.callbacks import EarlyStopping
 from ..training.fit import fit
@@ -71,11 +71,6 @@ def _images_augmentation():
     return aug.Compose([aug.Rotate(10), aug.Zoom(0.1)])
 
 
-def _plain(label):
-    """A label as the Python value it holds (3, not np.int64(3)), for messages and JSON."""
-    return label.item() if isinstance(label, np.generic) else label
-
-
 def _warn_user(message, category):
     """warnings.warn attributed to the first caller outside nnrecipe (the user's Recipe.fit, nt.fit or
     the CLI), not to a line of the library."""
@@ -109,7 +104,7 @@ def _labels(y, n, name, rows_of):
         bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
         if bad.size:
             raise NNRecipeError(f"{name} must be class labels (the recipe classifies; regression targets are not "
-                                f"supported); got the non-integer value {_plain(y[bad[0]])} at row {bad[0]}")
+                                f"supported); got the non-integer value {plain(y[bad[0]])} at row {bad[0]}")
     elif y.dtype.kind not in "biuUSO":
         raise NNRecipeError(f"{name} must be class labels (numbers or strings); got dtype {y.dtype}")
     return y
@@ -124,7 +119,7 @@ def _fingerprint(X, y, test, classes, s):
             h.update(f"{a.dtype.str}{a.shape}".encode())
             h.update(a)
         return h.hexdigest()
-    names = np.array(json.dumps([_plain(c) for c in classes], default=str))
+    names = np.array(json.dumps([plain(c) for c in classes], default=str))
     return {"shape": list(X.shape), "X": digest(X), "y": digest(y, names),
             "test": None if test is None else digest(*test), "split": digest(s.train.index, s.dev.index)}
 
@@ -454,7 +449,7 @@ class Recipe:
                          "n_features": int(self.standardizer_.mean_.size),
                          "features": None if features is None else [str(f) for f in features],
                          "classes": [c if isinstance(c, (int, float, str)) else str(c)
-                                     for c in map(_plain, self.classes_)],
+                                     for c in map(plain, self.classes_)],
                          "kind": "binary" if self._n_out == 1 else "multiclass", "images": bool(self._images),
                          "fingerprint": fingerprint, "duplicates": None},
                 "split": {"train": len(s.train), "dev": len(s.dev), "test": len(s.test), "reason": s.sizes.reason,
@@ -488,9 +483,8 @@ class Recipe:
         self.record_["learning_curve"] = getattr(self, "learning_curve_", None)
         self.record_["spent_epochs"] = self._spent
         if self._writes:
-            tmp = self.out / "run.json.tmp"
-            tmp.write_text(json.dumps(self.record_, indent=1, default=_jsonable))
-            os.replace(tmp, self.out / "run.json")
+            text = json.dumps(self.record_, indent=1, default=_jsonable).encode()
+            atomic_write(self.out / "run.json", lambda f: f.write(text))
 
     # ---- validation and the run folder --------------------------------------------------
     def _validate_options(self):
@@ -519,20 +513,20 @@ class Recipe:
             if classes is None:
                 self.classes_, codes = np.unique(labels, return_inverse=True)
         except TypeError:                               # mixed kinds: numbers and strings, None, …
-            kinds = sorted({type(_plain(v)).__name__ for p in parts for v in p})
+            kinds = sorted({type(plain(v)).__name__ for p in parts for v in p})
             raise NNRecipeError("y must hold labels of one sortable kind (all numbers or all strings); got "
                                 + ", ".join(kinds)) from None
         if classes is not None:
             self.classes_, k = np.asarray(classes), len(classes)
             ok = labels.dtype.kind in "biuf" and labels.min() >= 0 and labels.max() < k
             expect(ok, "y", f"indices 0…{k - 1} into classes (given with {k} labels)",
-                   f"values from {_plain(labels.min())} to {_plain(labels.max())}" if labels.dtype.kind in "biuf"
+                   f"values from {plain(labels.min())} to {plain(labels.max())}" if labels.dtype.kind in "biuf"
                    else f"dtype {labels.dtype}")
             codes = labels.astype(np.int64)
         present = np.unique(codes[:n])
         if len(present) < 2:
             raise NNRecipeError(f"y must hold at least 2 classes to train a classifier; got 1 class "
-                                f"({_plain(self.classes_[present[0]])!r})")
+                                f"({plain(self.classes_[present[0]])!r})")
         return X, codes[:n], None if test is None else (test[0], codes[n:])
 
     def _prepare_out(self):

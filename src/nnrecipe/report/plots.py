@@ -10,10 +10,7 @@ train_error, dev_error); a diagnosis may be an `nr.Diagnosis` or its dict.
 """
 
 import io
-import os
-import uuid
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
@@ -21,6 +18,8 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter, PercentFormatter
 from PIL import Image
+
+from ..engine.serialize import atomic_write
 
 TRAIN, DEV, BASELINE = "#2563a8", "#e0702a", "#8a8f98"    # blue for train, orange for dev, grey baseline
 FAINT, INK, GRID = "#c3c8cf", "#2b2f33", "#e6e8eb"
@@ -76,14 +75,7 @@ def save(fig, path):
 
 def write_bytes(path, data):
     """Write bytes to path atomically: a reader sees the old file or the new one, never half."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: f.write(data))
 
 
 def _get(obj, key, default=None):
