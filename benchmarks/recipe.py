@@ -46,7 +46,7 @@ from sklearn.preprocessing import StandardScaler
 
 from nnrecipe.data.split import split, split_dev
 from nnrecipe.datasets import load_dataset
-from nnrecipe.doctor.recipe import Recipe
+from nnrecipe.recipe import Recipe
 
 DATASETS = ("football", "circles", "moons", "digits")
 GRID = {"hidden_layer_sizes": [(16,), (32,), (64,), (32, 16), (64, 32), (128, 64)],
@@ -114,7 +114,7 @@ def main(argv=None):
             g = run_grid(t, seed, r.record_["experiments"][0]["config"])
             for part in ("train", "dev"):
                 assert np.array_equal(getattr(g["split"], part).index, getattr(r.split_, part).index), part
-            rec_dev, rec_epochs = r._best["dev_error"], r.record_["spent_epochs"]
+            rec_dev, rec_epochs = r.best_dev_error_, r.record_["spent_epochs"]
             gap, ratio = rec_dev - g["dev"], rec_epochs / g["epochs"]
             per_seed.append((gap, ratio))
             knob_costs(r.record_, knobs[name])

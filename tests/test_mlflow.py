@@ -12,7 +12,7 @@ import pytest
 
 import nnrecipe as nr
 from nnrecipe.adapters.mlflow import MISSING, check, log_run
-from nnrecipe.doctor.recipe import Recipe
+from nnrecipe.recipe import Recipe
 from nnrecipe.errors import NNRecipeError
 from nnrecipe.report import write_report
 

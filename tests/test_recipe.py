@@ -7,7 +7,7 @@ import pytest
 
 import nnrecipe as nr
 from nnrecipe.doctor import recipe as recipe_module
-from nnrecipe.doctor.recipe import MIN_ROWS, Recipe
+from nnrecipe.recipe import MIN_ROWS, Recipe
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import nnrecipe as nr
-from nnrecipe.doctor.recipe import Recipe
+from nnrecipe.recipe import Recipe
 
 BUDGET = 20          # epochs: enough to train something, small enough to keep these tests fast
 

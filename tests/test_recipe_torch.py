@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import nnrecipe as nr
-from nnrecipe.doctor.recipe import Recipe
+from nnrecipe.recipe import Recipe
 
 torch_train = pytest.importorskip("nnrecipe.adapters.torch_train")
 

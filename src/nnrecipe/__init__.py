@@ -11,7 +11,6 @@ from .data.stream import FileSplit, split_file
 from .datasets import load_dataset
 from .doctor.diagnose import Diagnosis, diagnose
 from .doctor.health import Finding, GradientMonitor, HealthReport, health
-from .doctor.recipe import Recipe
 from .engine.layers import Activation, Dense, Dropout, Layer
 from .engine.network import Network, mlp
 from .engine.optim import GD, Adam, Momentum, Optimizer
@@ -25,6 +24,7 @@ from .errors import (
     TestSetWarning,
 )
 from .gradcheck import GradcheckReport, gradcheck
+from .recipe import Candidate, Config, Experiment, Knob, Note, Recipe, Skip, Trainer, default_knobs
 from .training.callbacks import Callback, Checkpoint, EarlyStopping, Progress
 from .training.fit import Run, fit
 from .training.history import History
@@ -34,39 +34,47 @@ __all__ = [
     "Activation",
     "Adam",
     "Callback",
+    "Candidate",
     "Checkpoint",
+    "Config",
     "Dense",
     "Diagnosis",
     "DivergenceWarning",
     "Dropout",
     "DropoutWarning",
     "EarlyStopping",
+    "Experiment",
     "FileSplit",
     "Finding",
     "GradcheckReport",
     "GradientMonitor",
     "HealthReport",
     "History",
+    "Knob",
     "Layer",
     "LeakageWarning",
     "Match",
     "Momentum",
     "NNRecipeError",
+    "Note",
     "Network",
     "Optimizer",
     "Progress",
     "Recipe",
     "Run",
     "Sizes",
+    "Skip",
     "Split",
     "Standardizer",
     "Subset",
     "Table",
     "TestSetLocked",
     "TestSetWarning",
+    "Trainer",
     "__version__",
     "augment",
     "check_match",
+    "default_knobs",
     "diagnose",
     "fit",
     "gradcheck",

@@ -224,7 +224,7 @@ def train(args):
 def run(args):
     from rich.console import Console
 
-    from .doctor.recipe import Recipe
+    from .recipe import Recipe
     console = Console(soft_wrap=True)
     if args.resume and args.force:
         raise NNRecipeError("give --resume or --force, not both")

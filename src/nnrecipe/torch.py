@@ -20,7 +20,7 @@ def fit(model_factory, X, y, test=None, device=None, **recipe_options):
     """Run `nr.Recipe(**recipe_options)` on (X, y) with torch models from `model_factory(hidden,
     keep_prob) -> nn.Module` (logits: 1 output for two classes, k for k); the recipe turns width,
     depth, dropout and L2 (weight decay as λ/2m·Σ‖W‖²). Returns the fitted Recipe."""
-    from .doctor.recipe import Recipe
+    from .recipe import Recipe
     return Recipe(trainer=TorchTrainer(model_factory, device=device), **recipe_options).fit(X, y, test=test)
 
 

@@ -1,0 +1,422 @@
+"""The automatic recipe: diagnose, turn one knob at a time, keep what dev says is better, and open the
+test set once at the end. This module is the policy only: knobs propose (recipe/knobs.py), a trainer
+trains (recipe/trainers.py), the store keeps the folder (recipe/store.py), and every step is an
+Experiment (recipe/experiment.py) and a sentence of the decision trail.
+"""
+
+import math
+import os
+import sys
+import warnings
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import numpy as np
+
+from .._checks import as_rows, plain, positive
+from ..data.match import check_match
+from ..data.normalize import Standardizer, rows_in
+from ..data.split import split, split_dev
+from ..doctor.diagnose import check_levels, describe_error, diagnose, error_interval
+from ..errors import LeakageWarning, NNRecipeError, TestSetWarning, expect
+from .experiment import Config, Experiment
+from .knobs import Context, check_knobs, default_knobs
+from .store import RUN_FORMAT, RUN_VERSION, RunStore, fingerprint
+from .trainers import NumpyTrainer, TrainData
+
+MIN_ROWS = 50                          # 60/20/20 leaves ≥ 10 rows in dev and test for the match check
+PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _rows(X):
+    return X.reshape(len(X), -1)
+
+
+def _warn_user(message, category):
+    """warnings.warn attributed to the first caller outside nnrecipe (the user's Recipe.fit, nt.fit or
+    the CLI), not to a line of the library."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+def _features(X, name):
+    """X as an array of rows (n, d) or images (n, H, W[, C]), numeric and finite; errors name `name`
+    and the user's own row and column."""
+    try:
+        X = np.asarray(X)
+    except (TypeError, ValueError) as exc:              # ragged lists and the like
+        raise NNRecipeError(f"{name} must be array-like of numbers; got {type(X).__name__} ({exc})") from None
+    as_rows(X, name)                                    # the checks (images flattened to rows)
+    return X
+
+
+def _labels(y, n, name, rows_of):
+    """y as n class labels, one per row of `rows_of`: numbers or strings, nothing that looks like a
+    regression target."""
+    try:
+        y = np.asarray(y)
+    except (TypeError, ValueError) as exc:
+        raise NNRecipeError(f"{name} must be array-like of class labels; got {type(y).__name__} ({exc})") from None
+    expect(y.ndim == 1 and len(y) == n, name, f"class labels of shape ({n},), one per row of {rows_of}",
+           f"shape {y.shape}")
+    if y.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
+        if bad.size:
+            raise NNRecipeError(f"{name} must be class labels (the recipe classifies; regression targets are not "
+                                f"supported); got the non-integer value {plain(y[bad[0]])} at row {bad[0]}")
+    elif y.dtype.kind not in "biuUSO":
+        raise NNRecipeError(f"{name} must be class labels (numbers or strings); got dtype {y.dtype}")
+    return y
+
+
+def first_config(n_features, n_train):
+    """The first experiment: two ReLU hidden layers sized from the data's width (8·√d rounded to a power
+    of two, 16 to 128, then half of it), full-batch Adam for 600 epochs up to 1000 training rows, else
+    60 epochs of batches of 64 at a lower rate."""
+    width = int(np.clip(2 ** round(math.log2(8 * math.sqrt(n_features))), 16, 128))
+    full = n_train <= 1000
+    return Config(hidden=(width, max(4, width // 2)), epochs=600 if full else 60, batch_size=None if full else 64,
+                  lr=0.01 if full else 0.003)
+
+
+class Recipe:
+    """The notes' basic recipe, run by the machine.
+
+    baseline_error : the best reachable error (human-level, Bayes estimate), in [0, 1).
+    tolerance : a gap (avoidable bias or variance) larger than this is worth a knob, in [0, 1)
+        (default 0.02). Both are numbers (numpy scalars too), checked by fit before any work.
+    budget : total training epochs over all experiments (default None: no limit). A budget below the
+        first experiment's epochs (600 up to 1000 training rows, else 60) cuts that experiment to it.
+    knobs : the knobs to turn, in order (default `default_knobs()`: wider, deeper, longer, learning
+        rate; L2 grid, dropout, augmentation, learning curve); a user's own Knob objects too.
+    model : None, or a builder `model(hidden, keep_prob, seed) -> nr.Network` for the NumPy engine.
+    trainer : None (NumPy engine), or any Trainer, e.g. `nnrecipe.torch.TorchTrainer(model_factory)`:
+        the same recipe drives a torch model (one process, or DDP under torchrun: only rank 0 writes).
+    out : a folder for run.json, models/ and the report; None keeps everything in memory.
+    resume : reuse the experiments an earlier run recorded in `out`; force : discard that run.
+
+    After fit: classes_ (y's labels, in the order of the network's outputs; `predict` returns them),
+    split_, match_, experiments_ (Experiment records), best_ (the chosen model, which predicts indices
+    into classes_), best_experiment_, best_dev_error_, diagnosis_, test_error_, decisions_ (the trail),
+    record_ (the run.json dict).
+
+    Each experiment trains until its epoch limit or a plateau of the training cost J (no gain of
+    1e-4 in 10 epochs: the rule never looks at dev, so it is not early stopping).
+    """
+
+    def __init__(self, baseline_error=0.0, tolerance=None, budget=None, seed=0, out=None, resume=False,
+                 force=False, verbose=1, log=print, trainer=None, knobs=None, model=None):
+        self.baseline_error, self.tolerance, self.budget, self.seed = baseline_error, tolerance, budget, seed
+        self.knobs, self.model, self.trainer = knobs, model, trainer
+        self.out, self.resume, self.force, self.verbose, self.log = out, resume, force, verbose, log
+
+    # ---- the run ----------------------------------------------------------------------------
+    def fit(self, X, y, test=None, name="data", features=None, classes=None):
+        """Run the recipe on (X, y): X (n, d) or images (n, H, W[, C]); y (n,) class labels of one
+        sortable kind (0/1, -1/1, 3/7, strings: `classes_` keeps them), or indices into `classes`.
+        test : (X_test, y_test) when the data comes with its own test set, else split off."""
+        knobs, trainer = self._validate_options()
+        X, y, test = self._inputs(X, y, test, classes)
+        s = split_dev(X, y, test, seed=self.seed) if test is not None else split(X, y, seed=self.seed)
+        self.split_ = s
+        store = RunStore(self.out, self.resume, self.force, writes=getattr(trainer, "writes", True))
+        store.open(fingerprint(X, y, test, self.classes_, s), self.seed)
+        self._store, self._trainer = store, trainer
+        n_out = 1 if len(self.classes_) <= 2 else len(self.classes_)
+        self.standardizer_ = Standardizer().fit(s.train.X)
+        self.match_ = check_match(s.dev, s.test, seed=self.seed)
+        self._data = TrainData(s.train.X, s.train.y, _rows(s.dev.X), s.dev.y, self.standardizer_, n_out)
+        self._context = Context(len(s.train), len(s.dev), int(self.standardizer_.mean_.size), n_out, X.ndim > 2,
+                                bool(getattr(trainer, "augments", False)), self._tolerance())
+        self.experiments_, self.decisions_, self._done, self._spent, self._over_budget = [], [], {}, 0, False
+        self.record_ = self._new_record(name, features, s, fingerprint(X, y, test, self.classes_, s))
+        self._decide(f"split: {s.sizes}")
+        self._decide(("dev and test match: " if self.match_.same else "WARNING, dev and test differ: ")
+                     + self.match_.verdict + ("" if self.match_.same else
+                                              " (the notes: dev and test must come from one distribution)"))
+        self._check_duplicates(s)
+        self._finish(self._search(knobs))
+        return self
+
+    def predict(self, X):
+        """The chosen model's predictions as labels of y (`classes_`), not as class indices."""
+        return self.classes_[np.asarray(self.best_.predict(_rows(np.asarray(X)))).reshape(-1).astype(int)]
+
+    # ---- the policy -------------------------------------------------------------------------
+    def _search(self, knobs):
+        """The loop: while a gap is high, turn the next knob of its kind; stop at a good fit, when the
+        budget is spent, or when no knob of the kind needed is left. Returns the incumbent."""
+        cfg = first_config(self._context.n_features, self._context.n_train)
+        why = "a He-initialized ReLU network sized from the data"
+        if self.budget is not None and self.budget < cfg.epochs:     # a run always trains something
+            cfg, why = replace(cfg, epochs=self.budget), why + f", cut to the budget of {self.budget} epochs"
+        best = self._experiment(cfg, "start", why)
+        best.outcome = "the first incumbent"
+        bias = [k for k in knobs if k.kind == "bias"]
+        variance = [k for k in knobs if k.kind == "variance"]
+        while True:
+            d = best.diagnosis
+            if d.case == "good fit":
+                self._decide(f"stop: {d.case}, both gaps within {d.tolerance:.1%} of the baseline")
+                return best
+            if self.budget is not None and self._spent >= self.budget:
+                self._decide(f"stop: the budget of {self.budget} epochs is spent")
+                return best
+            if d.high_bias and bias and best.config.regularized:
+                self._decide(f"avoidable bias {d.avoidable_bias:.1%} comes with the regularization chosen for "
+                             "variance; a bigger network would only buy back what λ or dropout took: bias knobs "
+                             f"not turned ({', '.join(k.describe() for k in bias)})")
+                bias.clear()
+            elif d.high_bias and bias:
+                knob = bias.pop(0)
+                why = f"avoidable bias {d.avoidable_bias:.1%} > {d.tolerance:.1%}: "
+                new = self._turn(knob, best, d, why, ties=False)
+                if new is not best and knob.repeat:
+                    bias.insert(0, knob)                    # it helped: grow the same way again
+                best = new
+            elif d.high_variance and variance:
+                why = f"variance {d.variance:.1%} > {d.tolerance:.1%}: "
+                best = self._turn(variance.pop(0), best, d, why, ties=True)
+            else:
+                left = "bias" if d.high_bias else "variance"
+                self._decide(f"stop: {d.case}, and " + (
+                    f"the budget of {self.budget} epochs is spent: the knobs left need more than the "
+                    f"{self.budget - self._spent} epochs that remain" if self._over_budget
+                    else f"no {left} knob of the recipe is left to turn"))
+                return best
+
+    def _turn(self, knob, best, diagnosis, why, ties):
+        """Train what `knob` proposes for `best`, one candidate after the other against the incumbent
+        of the moment; returns the incumbent after it (best itself when none won)."""
+        proposal = knob.propose(best, diagnosis, self._context)
+        if not isinstance(proposal, (list, tuple)):
+            reason = getattr(proposal, "reason", None)
+            expect(isinstance(reason, str), f"knob {knob.name!r}'s propose", "a list of Candidate or a Skip",
+                   repr(proposal))
+            self._decide(f"{knob.describe()}: not tried, {reason}")
+            return best
+        trained, incumbent = [], best
+        for c in proposal:
+            e = self._experiment(c.config, knob.name, why + c.why, warm=best if c.warm else None)
+            if e is None:
+                continue
+            trained.append(e)
+            if not c.compete:
+                e.outcome = e.outcome or "a measurement, never kept"
+            elif e is incumbent:
+                pass
+            elif self._better(e, incumbent, ties):
+                e.outcome = f"kept: dev {e.dev_error:.2%} beats experiment {incumbent.id}'s {incumbent.dev_error:.2%}"
+                incumbent = e
+            else:
+                e.outcome = e.outcome or (f"rejected: dev {e.dev_error:.2%} does not beat experiment "
+                                          f"{incumbent.id}'s {incumbent.dev_error:.2%}")
+        conclude = getattr(knob, "conclude", None)
+        note = conclude(best, trained, self._context) if conclude else None
+        if note is not None:
+            if note.key is not None:
+                self.record_[note.key] = note.value
+            if note.sentence:
+                self._decide(note.sentence)
+        self._save()
+        return incumbent
+
+    def _better(self, candidate, best, ties=True):
+        """Only dev decides: fewer dev errors; with ties=True (variance knobs) an equal dev error
+        with a lower dev cost also wins, so that regularization comes when it costs nothing."""
+        n = self._context.n_dev
+        mine, theirs = round(candidate.dev_error * n), round(best.dev_error * n)
+        return mine < theirs or (ties and mine == theirs and candidate.dev_cost < best.dev_cost)
+
+    def _tolerance(self):
+        return check_levels(self.baseline_error, self.tolerance)[1]
+
+    # ---- one experiment ---------------------------------------------------------------------
+    def _experiment(self, cfg, knob, why, warm=None):
+        """Train one configuration (from `warm`'s weights when given: only the epochs it lacks), or
+        take it from this run (the same configuration twice) or from the recorded run (--resume).
+        None when its epochs would pass the budget."""
+        key = cfg.key()
+        if key in self._done:
+            return self._done[key]
+        base = warm.trained_epochs if warm else 0
+        todo = cfg.epochs - base
+        if self.budget is not None and self._spent + todo > self.budget:
+            self._decide(f"skipped ({why}): {todo} more epochs would pass the budget of {self.budget}")
+            self._over_budget = True
+            return None
+        number = len(self.experiments_) + 1
+        data = self._data
+        if cfg.train_share < 1:
+            keep = np.random.default_rng(self.seed).permutation(len(data.X))[: round(len(data.X) * cfg.train_share)]
+            data = replace(data, X=data.X[keep], y=data.y[keep])
+        model = f"models/exp{number:02d}{getattr(self._trainer, 'extension', '.npz')}"
+        previous = self._store.previous.get(key)
+        net = self._store.load_model(self._trainer, previous.model) if previous is not None else None
+        if net is not None:                                   # resumed: the run recorded it
+            e = replace(previous, id=number, knob=knob, why=why, outcome=None, kept=False, model=model, net=net)
+        else:
+            if self.verbose:
+                self.log(f"experiment {number}: {why}")
+            r = self._trainer.run(cfg, data, todo, self.seed, warm=warm.net if warm else None,
+                                  verbose=self.verbose)
+            e = Experiment(number, knob, why, cfg, r.history, r.epochs, base + r.epochs, r.train_error,
+                           r.dev_error, r.dev_cost, None, r.stop_reason,
+                           int(np.argmin(r.history["dev_error"])) if r.history.get("dev_error") else None,
+                           list(r.gradient_epochs), dict(r.gradient_norms), list(r.findings), model, net=r.model)
+            for f in e.health:
+                self._decide(f"gradient health, experiment {number}, epoch {f['epoch']}: {f['message']} → "
+                             f"{f['repair']}")
+        e.diagnosis = diagnose(e.train_error, e.dev_error, self.baseline_error, self.tolerance)
+        self._spent += e.epochs
+        self._store.save_model(self._trainer, e.net, model, self.classes_, self._features())
+        self.experiments_.append(e)
+        self._decide(f"experiment {number} ({why}): train {e.train_error:.2%}, dev {e.dev_error:.2%} → "
+                     f"{e.diagnosis.case}")
+        self._done[key] = e
+        self._save()
+        return e
+
+    # ---- the end: test once, record, report -------------------------------------------------
+    def _finish(self, best):
+        best.kept = True
+        self.best_experiment_, self.best_ = best, best.net
+        self.diagnosis_, self.best_dev_error_ = best.diagnosis, best.dev_error
+        model = "model" + getattr(self._trainer, "extension", ".npz")
+        self.record_["final"] = {"experiment": best.id, "model": model, "diagnosis": best.diagnosis.to_dict()}
+        recorded = self._recorded_test(best)
+        if recorded is not None:
+            test, note = recorded, f"recorded when the run first finished, {recorded['opened_at']}; not opened again"
+        else:
+            test = self._open_test(best)
+            n = len(test["openings"])
+            note = "opened once" if n == 1 else f"opened {n} times"
+        self.record_["test"] = test
+        self.test_error_ = test["error"]
+        self._decide(f"chose experiment {best.id} (lowest dev error {best.dev_error:.2%}); test set {note}: "
+                     f"test error {describe_error(test['errors'], test['n'])}")
+        openings = test["openings"]
+        if recorded is None and len(openings) > 1:
+            self._warn(f"the test set of the run in {self.out} has now been opened {len(openings)} times (first "
+                       f"at {openings[0]['at']}): a choice made after seeing its error fits the test set, so "
+                       "the error is no longer an unbiased estimate", TestSetWarning)
+        self._store.save_model(self._trainer, self.best_, model, self.classes_, self._features())
+        self._save()
+
+    def _recorded_test(self, best):
+        """The recorded run's test result when it finished with this same choice, else None."""
+        record = self._store.previous_record or {}
+        test, final = record.get("test"), record.get("final") or {}
+        chosen = [e for e in record.get("experiments", []) if e.get("id") == final.get("experiment")]
+        if not test or not chosen or Config.from_dict(chosen[0]["config"]) != best.config:
+            return None
+        return test
+
+    def _open_test(self, best):
+        test = self.split_.open_test(reason=f"final evaluation of experiment {best.id}")
+        error = float(self.best_.error(_rows(test.X), test.y))
+        n, wrong = len(test), round(error * len(test))
+        low, high = error_interval(wrong, n)
+        at, reason = self.split_.test_openings[-1]
+        openings = [*self._store.openings(), {"at": at, "reason": reason}]
+        # interval: half the width of [low, high], for readers of older records
+        return {"error": error, "n": n, "errors": wrong, "low": low, "high": high, "interval": (high - low) / 2,
+                "method": "wilson", "opened_at": openings[0]["at"], "reason": openings[0]["reason"],
+                "openings": openings}
+
+    def _features(self):
+        return self.record_["data"]["features"]
+
+    def _new_record(self, name, features, s, print_):
+        return {"format": RUN_FORMAT, "version": RUN_VERSION,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "data": {"name": str(name), "n": len(s.train) + len(s.dev) + len(s.test),
+                         "n_features": self._context.n_features,
+                         "features": None if features is None else [str(f) for f in features],
+                         "classes": [c if isinstance(c, (int, float, str)) else str(c)
+                                     for c in map(plain, self.classes_)],
+                         "kind": "binary" if self._context.n_out == 1 else "multiclass",
+                         "images": self._context.images, "fingerprint": print_, "duplicates": None},
+                "split": {"train": len(s.train), "dev": len(s.dev), "test": len(s.test), "reason": s.sizes.reason,
+                          "dev_interval": s.sizes.dev_interval, "test_interval": s.sizes.test_interval},
+                "match": self.match_.to_dict(), "baseline_error": float(self.baseline_error),
+                "tolerance": self._tolerance(), "budget": self.budget, "seed": self.seed,
+                "knobs": [k.name for k in self._knobs], "experiments": [], "lambda_sweep": [],
+                "learning_curve": None, "decisions": self.decisions_, "warnings": [], "final": None, "test": None}
+
+    def _decide(self, sentence):
+        self.decisions_.append(sentence)
+
+    def _warn(self, sentence, category):
+        """A finding that qualifies the results: in the decision trail, the record's warnings and a Python
+        warning at the user's call."""
+        self._decide(f"WARNING, {sentence}")
+        self.record_["warnings"].append(sentence)
+        _warn_user(sentence, category)
+
+    def _check_duplicates(self, s):
+        """Dev and test rows that repeat a training row make their errors optimistic."""
+        train = _rows(s.train.X)
+        found = {sub.name: int(rows_in(_rows(sub._unlocked_arrays()[0]), train).sum()) for sub in (s.dev, s.test)}
+        self.record_["data"]["duplicates"] = found
+        if any(found.values()):
+            self._warn(f"{found['dev']} dev and {found['test']} test rows duplicate training rows: dev/test errors "
+                       "are optimistic; deduplicate the data", LeakageWarning)
+
+    def _save(self):
+        self.record_["experiments"] = [e.to_dict() for e in self.experiments_]
+        self.record_["spent_epochs"] = self._spent
+        self._store.write_record(self.record_)
+
+    # ---- validation -------------------------------------------------------------------------
+    def _validate_options(self):
+        """(knobs, trainer), checked before any work."""
+        check_levels(self.baseline_error, self.tolerance)
+        if self.budget is not None:
+            positive(self.budget, "budget", integer=True)
+        self._knobs = check_knobs(default_knobs() if self.knobs is None else self.knobs)
+        if self.trainer is not None and self.model is not None:
+            raise NNRecipeError("give model (a NumPy network builder) or trainer, not both")
+        trainer = NumpyTrainer(self.model) if self.trainer is None else self.trainer
+        expect(callable(getattr(trainer, "run", None)), "trainer", "an object with run(config, data, epochs, seed, "
+               "warm, verbose), e.g. nnrecipe.torch.TorchTrainer", type(trainer).__name__)
+        return self._knobs, trainer
+
+    def _inputs(self, X, y, test, classes):
+        """(X, y, test) checked before any work, errors naming X, y or test with the user's own rows and
+        shapes; the labels become indices into `classes_` (np.unique of y's, or `classes` when y holds
+        indices into it, as the CLI gives)."""
+        X = _features(X, "X")
+        if len(X) < MIN_ROWS:
+            raise NNRecipeError(f"the data must have at least {MIN_ROWS} rows to split into train, dev and test "
+                                f"and compare dev with test; got {len(X)}")
+        y, n = _labels(y, len(X), "y", "X"), len(X)
+        if test is not None:
+            expect(isinstance(test, (tuple, list)) and len(test) == 2, "test", "a pair (X_test, y_test)",
+                   type(test).__name__)
+            Xt = _features(test[0], "X_test")
+            expect(Xt.shape[1:] == X.shape[1:], "X_test", f"rows of shape {X.shape[1:]} like X", f"shape {Xt.shape}")
+            test = (Xt, _labels(test[1], len(Xt), "y_test", "X_test"))
+        parts = [y] if test is None else [y, test[1]]
+        try:
+            labels = np.concatenate(parts)
+            if classes is None:
+                self.classes_, codes = np.unique(labels, return_inverse=True)
+        except TypeError:                               # mixed kinds: numbers and strings, None, …
+            kinds = sorted({type(plain(v)).__name__ for p in parts for v in p})
+            raise NNRecipeError("y must hold labels of one sortable kind (all numbers or all strings); got "
+                                + ", ".join(kinds)) from None
+        if classes is not None:
+            self.classes_, k = np.asarray(classes), len(classes)
+            ok = labels.dtype.kind in "biuf" and labels.min() >= 0 and labels.max() < k
+            expect(ok, "y", f"indices 0…{k - 1} into classes (given with {k} labels)",
+                   f"values from {plain(labels.min())} to {plain(labels.max())}" if labels.dtype.kind in "biuf"
+                   else f"dtype {labels.dtype}")
+            codes = labels.astype(np.int64)
+        present = np.unique(codes[:n])
+        if len(present) < 2:
+            raise NNRecipeError(f"y must hold at least 2 classes to train a classifier; got 1 class "
+                                f"({plain(self.classes_[present[0]])!r})")
+        return X, codes[:n], None if test is None else (test[0], codes[n:])

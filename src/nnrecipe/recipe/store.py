@@ -1,0 +1,167 @@
+"""The run folder: run.json, models/, the chosen model and the report; the data's fingerprint that
+--resume must find unchanged; atomic writes. The policy never touches a path: it asks the store.
+
+    runs/football/run.json           the record (version 2; version-1 files are still read)
+    runs/football/models/exp01.npz   every experiment's model
+    runs/football/model.npz          the chosen one
+"""
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .._checks import plain, writable_folder
+from ..engine.serialize import atomic_write
+from ..errors import NNRecipeError
+from .experiment import Experiment
+
+RUN_FORMAT = "nnrecipe-run"
+RUN_VERSION = 2
+NEW_OUT = "use a new --out, or --force to replace that run"
+
+
+def fingerprint(X, y, test, classes, s):
+    """What --resume must find unchanged: X's shape, hashes of X, of the labels, of a given test set, and
+    the rows the split put in train and dev."""
+    def digest(*arrays):
+        h = hashlib.blake2b(digest_size=16)
+        for a in map(np.ascontiguousarray, arrays):
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(a)
+        return h.hexdigest()
+    names = np.array(json.dumps([plain(c) for c in classes], default=str))
+    return {"shape": list(X.shape), "X": digest(X), "y": digest(y, names),
+            "test": None if test is None else digest(*test), "split": digest(s.train.index, s.dev.index)}
+
+
+def differences(old, new):
+    """What differs between two fingerprints, in words (the split only when the data is the same)."""
+    if old.get("shape") != new["shape"]:
+        data = [f"X had shape {tuple(old.get('shape') or ())}, this X has {tuple(new['shape'])}"]
+    else:
+        data = ["the values of X differ"] if old.get("X") != new["X"] else []
+    data += [words for key, words in (("y", "the labels y differ"), ("test", "the test set given differs"))
+             if old.get(key) != new[key]]
+    return data or ["the split differs"]
+
+
+def numbered(base):
+    """The run folders of one name, oldest first: base, base-2, base-3, ... that hold a run.json."""
+    base = Path(base)
+    found = [(1, base)] if (base / "run.json").exists() else []
+    pattern = re.compile(re.escape(base.name) + r"-(\d+)")
+    if base.parent.is_dir():
+        found += [(int(m.group(1)), p) for p in base.parent.iterdir()
+                  if (m := pattern.fullmatch(p.name)) and (p / "run.json").exists()]
+    return [p for _, p in sorted(found)]
+
+
+def next_free(base):
+    """base when it holds no run, else base-N with N one more than the highest taken (as Lightning's
+    version_N): running the same command twice makes two runs."""
+    runs = numbered(base)
+    if not runs:
+        return Path(base)
+    last = runs[-1].name
+    n = int(last.rsplit("-", 1)[1]) if last != Path(base).name else 1
+    return Path(base).parent / f"{Path(base).name}-{n + 1}"
+
+
+def latest(base):
+    """The newest run folder of that name (for --resume and --force without --out), else base."""
+    runs = numbered(base)
+    return runs[-1] if runs else Path(base)
+
+
+class RunStore:
+    """A run folder, or nothing (out None: everything stays in memory).
+
+    writes : False on the ranks of a distributed run that must not write (only rank 0 does).
+    open(...) prepares the folder and, with resume, reads the recorded run; `previous` then maps a
+    configuration key to its recorded Experiment, `previous_record` is the whole record.
+    """
+
+    def __init__(self, out=None, resume=False, force=False, writes=True):
+        self.out = None if out is None else writable_folder(out, "out")
+        self.resume, self.force = resume, force
+        self.writes = writes and self.out is not None
+        self.previous, self.previous_record = {}, None
+
+    def open(self, fingerprint, seed):
+        """Check the folder before any training: a recorded run is refused unless resume (same data and
+        seed) or force (removed first)."""
+        if self.out is None:
+            return self
+        if (self.out / "run.json").exists():
+            if self.force:
+                self._clear()
+            elif not self.resume:
+                raise NNRecipeError(f"--out {self.out} holds another run (run.json); pass --resume to continue it "
+                                    "or --force to replace it")
+            else:
+                self._read(fingerprint, seed)
+        if self.writes:
+            (self.out / "models").mkdir(parents=True, exist_ok=True)
+        return self
+
+    def _clear(self):
+        for part in ("run.json", "model.npz", "model.pt", "report.html"):
+            (self.out / part).unlink(missing_ok=True)
+        for part in ("models", "figures"):
+            shutil.rmtree(self.out / part, ignore_errors=True)
+
+    def _read(self, fingerprint, seed):
+        path = self.out / "run.json"
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise NNRecipeError(f"--resume: {path} is not readable ({exc})") from None
+        if not isinstance(record, dict) or record.get("format") != RUN_FORMAT or record.get("seed") != seed:
+            raise NNRecipeError(f"--resume: {self.out} holds a run with another format or seed; use --force")
+        if record.get("version", 1) > RUN_VERSION:
+            raise NNRecipeError(f"--resume: {path} is of version {record['version']}, newer than this nnrecipe "
+                                f"reads ({RUN_VERSION}); upgrade nnrecipe, or {NEW_OUT}")
+        recorded = (record.get("data") or {}).get("fingerprint")
+        if recorded is None:
+            raise NNRecipeError(f"--resume: {path} records no fingerprint of its data (an older nnrecipe wrote "
+                                f"it), so it cannot be matched to this data; {NEW_OUT}")
+        if recorded != fingerprint:
+            raise NNRecipeError(f"--resume: --out {self.out} holds a run made from other data "
+                                f"({'; '.join(differences(recorded, fingerprint))}); {NEW_OUT}")
+        self.previous_record = record
+        for row in record.get("experiments", []):
+            e = Experiment.from_dict(row)
+            self.previous[e.config.key()] = e
+
+    def openings(self):
+        """The test set's recorded openings ({at, reason}), oldest first."""
+        test = (self.previous_record or {}).get("test") or {}
+        return test.get("openings") or ([{"at": test["opened_at"], "reason": test.get("reason")}]
+                                        if test.get("opened_at") else [])
+
+    def write_record(self, record):
+        if self.writes:
+            text = json.dumps(record, indent=1, default=_jsonable).encode()
+            atomic_write(self.out / "run.json", lambda f: f.write(text))
+
+    def save_model(self, trainer, model, name, classes=None, features=None):
+        if self.writes:
+            trainer.save(model, self.out / name, classes, features)
+
+    def load_model(self, trainer, name):
+        """The model recorded as `name`, or None (no folder, no file, or a trainer that cannot read it)."""
+        if self.out is None or name is None or not (self.out / name).exists():
+            return None
+        return trainer.load(self.out / name)
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)

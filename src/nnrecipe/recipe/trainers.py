@@ -1,0 +1,146 @@
+"""Trainers: turn one configuration into a trained model and what training showed.
+
+The protocol (one method; `NumpyTrainer` and `nnrecipe.torch.TorchTrainer` implement it, and a
+scripted trainer in the tests does too):
+
+    trainer.run(config, data, epochs, seed, warm=None, verbose=0) -> Result
+
+config : a Config; data : a TrainData; epochs : how many epochs to train now (a warm start trains
+only the ones the warm model lacks); seed : the run's seed; warm : the model to start from, or None.
+Optional: `augments` (True when the trainer can train on augmented images), `extension` (the model
+file's suffix), `load(path)` (a saved model, or None when the trainer cannot read its files back:
+`--resume` then trains that experiment again) and `save(model, path, classes, features)`.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..data import augment as aug
+from ..engine.network import Network, mlp
+from ..engine.serialize import load
+from ..errors import expect
+from ..training.callbacks import EarlyStopping
+from ..training.fit import fit
+from ..doctor.health import GradientMonitor
+
+FIELDS = ("cost", "penalty", "train_error", "dev_cost", "dev_error")
+PLATEAU = {"monitor": "cost", "patience": 10, "min_delta": 1e-4, "restore_best": False}
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """X (n, d) or images (n, H, W[, C]) and y (n,) class indices to train on; X_dev (n_dev, d) rows and
+    y_dev (n_dev,) to watch; normalizer (transform(X) on rows, fitted on the training rows); n_out (1
+    for two classes, k for k)."""
+    X: np.ndarray
+    y: np.ndarray
+    X_dev: np.ndarray
+    y_dev: np.ndarray
+    normalizer: object
+    n_out: int
+
+    @property
+    def rows(self):
+        return self.X.reshape(len(self.X), -1)
+
+
+@dataclass
+class Result:
+    """What one training gave. model : predicts class indices, error(X, y) a rate; history : the
+    per-epoch lists of FIELDS for this call's epochs; epochs : epochs trained; stop_reason : None
+    when it ran out of epochs; train_error (on the rows it trained on), dev_error, dev_cost : of the
+    weights kept; gradient_epochs : the epoch of each gradient record; gradient_norms : parameter
+    name -> one norm per record; findings : the gradient monitor's findings as dicts."""
+    model: object
+    history: dict
+    epochs: int
+    train_error: float
+    dev_error: float
+    dev_cost: float
+    stop_reason: str | None = None
+    gradient_epochs: list = field(default_factory=list)
+    gradient_norms: dict = field(default_factory=dict)
+    findings: list = field(default_factory=list)
+
+
+class Trainer:
+    """The protocol's defaults: no augmentation; models saved with model.save, never read back."""
+    augments = False
+    extension = ".npz"
+
+    def run(self, config, data, epochs, seed, warm=None, verbose=0):
+        raise NotImplementedError
+
+    def save(self, model, path, classes=None, features=None):
+        model.save(path)
+
+    def load(self, path):
+        return None
+
+
+class NumpyTrainer(Trainer):
+    """Trains nnrecipe networks with `nr.fit` (Adam or the configuration's optimizer), a plateau stop
+    on J that never looks at dev, and a GradientMonitor.
+
+    model : None (a He-initialized MLP of the configuration's widths), or a builder
+        `model(hidden, keep_prob, seed) -> nr.Network` for the data's width and outputs (1 for two
+        classes, k for k; sigmoid or softmax output). The recipe owns λ: it sets `net.l2` from the
+        configuration.
+    """
+    augments = True
+
+    def __init__(self, model=None):
+        expect(model is None or callable(model), "model", "None or a callable (hidden, keep_prob, seed) -> "
+               "nr.Network", type(model).__name__)
+        self.model = model
+
+    def build(self, config, n_in, n_out, seed):
+        """A fresh network for `config`, (n, n_in) → n_out outputs."""
+        output = "sigmoid" if n_out == 1 else "softmax"
+        if self.model is None:
+            return mlp([n_in, *config.hidden, n_out], hidden=config.activation, output=output, l2=config.l2,
+                       keep_prob=config.keep_prob, seed=seed)
+        net = self.model(tuple(config.hidden), config.keep_prob, seed)
+        expect(isinstance(net, Network), "model", "a builder returning an nr.Network", type(net).__name__)
+        if net.input_dim is None:
+            net.build(n_in)
+        expect(net.input_dim == n_in, "model", f"a network taking {n_in} inputs (the data's width)",
+               f"input_dim {net.input_dim}")
+        last = net.layers[-1]
+        expect(last.units == n_out and last.activation == output, "model",
+               f"a network ending in Dense({n_out}, {output!r}) for these classes",
+               f"Dense({last.units}, {last.activation!r})")
+        net.l2 = float(config.l2)
+        return net
+
+    def run(self, config, data, epochs, seed, warm=None, verbose=0):
+        net = self.build(config, data.rows.shape[1], data.n_out, seed)
+        net.normalizer = data.normalizer
+        if warm is not None:
+            net.set_weights(warm.get_weights())
+        plateau = EarlyStopping(**PLATEAU)
+        monitor = GradientMonitor(data.rows, data.y, every=max(1, epochs // 30), seed=seed)
+        h = fit(net, data.X if config.augment else data.rows, data.y, dev=(data.X_dev, data.y_dev),
+                epochs=epochs, batch_size=config.batch_size, lr=config.lr, optimizer=config.optimizer,
+                callbacks=[plateau, monitor], seed=seed, verbose=verbose,
+                augment=aug.Compose([aug.Rotate(10), aug.Zoom(0.1)]) if config.augment else None)
+        history = {k: [float(v) for v in getattr(h, k)] for k in FIELDS}
+        return Result(net, history, len(h), float(net.error(data.rows, data.y)),
+                      float(net.error(data.X_dev, data.y_dev)), history["dev_cost"][-1], h.stop_reason,
+                      list(monitor.epochs), monitor.grad_norms, [f.to_dict() for f in monitor.findings])
+
+    def save(self, model, path, classes=None, features=None):
+        """The model file also holds the labels and column names, so that nr.load(path).predict gives
+        y's labels (in memory the networks keep predicting indices)."""
+        model.classes = classes
+        model.features = features if features is not None and len(features) == model.input_dim else None
+        try:
+            model.save(path)
+        finally:
+            model.classes = model.features = None
+
+    def load(self, path):
+        net = load(path)
+        net.classes = net.features = None                # in memory: indices, as when trained
+        return net
