@@ -1,7 +1,6 @@
 """nnrecipe: the practical recipe for improving neural networks, as software."""
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .data import augment
 from .data.io import Table, read_data, write_data
 from .data.match import Match, check_match

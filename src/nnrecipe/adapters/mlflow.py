@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from unittest import mock
 
-from .. import __version__
+from .._version import __version__
 from ..errors import NNRecipeError
 
 MISSING = "--mlflow needs the mlflow extra: pip install 'nnrecipe[mlflow]'"

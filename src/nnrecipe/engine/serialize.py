@@ -13,6 +13,7 @@ import zipfile
 import numpy as np
 
 from .._checks import as_path, writable_path
+from .._version import __version__
 from ..errors import NNRecipeError
 
 FORMAT, VERSION = "nnrecipe-model", 1
@@ -82,7 +83,6 @@ def save(net, path):
     if net.normalizer is not None:
         normalizer = {"type": type(net.normalizer).__name__}
         arrays.update({f"normalizer.{k}": v for k, v in net.normalizer.state().items()})
-    from .. import __version__
     write_archive(path, arrays, {"format": FORMAT, "version": VERSION, "nnrecipe": __version__,
                                  "network": config, "normalizer": normalizer,
                                  "classes": _labels_meta(net), "features": _features_meta(net)})
