@@ -24,15 +24,27 @@ def test_run_football_writes_the_record_the_model_and_the_report(tmp_path, capsy
     assert main(["run", "football", "--out", str(out), "--quiet"]) == 2                 # holds a run
     assert "--resume" in capsys.readouterr().err
     with warnings.catch_warnings():
-        warnings.simplefilter("error")            # the trail states the second opening; no Python warning
+        warnings.simplefilter("error")            # a finished run: its recorded result, the test set stays shut
         assert main(["run", "football", "--out", str(out), "--quiet", "--resume"]) == 0
-    assert "test set opened 2 times" in capsys.readouterr().out
-    assert json.loads((out / "run.json").read_text())["test"]["error"] == record["test"]["error"]
+    assert "not opened again" in capsys.readouterr().out
+    assert json.loads((out / "run.json").read_text())["test"] == record["test"]
 
     assert main(["runs", str(out)]) == 0
     listing = capsys.readouterr().out
     assert "start" in listing and "l2" in listing
     assert main(["runs", str(tmp_path)]) == 0 and "football" in capsys.readouterr().out
+
+
+def test_the_same_command_twice_makes_two_numbered_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert main(["run", "circles", "--quiet", "--budget", "50"]) == 0
+    assert (tmp_path / "runs" / "circles" / "run.json").exists()
+    assert (tmp_path / "runs" / "circles-2" / "run.json").exists()
+    assert "circles-2" in capsys.readouterr().out
+    assert main(["run", "circles", "--quiet", "--budget", "50", "--resume"]) == 0      # the newest one
+    assert "runs/circles-2" in capsys.readouterr().out.replace("\\", "/")
+    assert not (tmp_path / "runs" / "circles-3").exists()
 
 
 def test_run_digits_reaches_97_percent(tmp_path, capsys):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import nnrecipe as nr
-from nnrecipe.doctor import recipe as recipe_module
-from nnrecipe.recipe import MIN_ROWS, Recipe
+from nnrecipe.recipe import MIN_ROWS, Recipe, trainers
+from nnrecipe.recipe.knobs import L2Grid
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +26,15 @@ def test_football_reaches_the_courses_regularized_accuracy(football_run):
 def test_every_experiment_turns_one_knob_and_dev_decides(football_run):
     r, _ = football_run
     first, *rest = r.experiments_
-    assert first["knob"] == "start" and all(e["knob"] != "start" for e in rest)
+    assert first.knob == "start" and all(e.knob != "start" for e in rest)
     chosen = r.record_["final"]["experiment"]
-    best = min(r.experiments_, key=lambda e: e["dev_error"])
-    assert r.experiments_[chosen - 1]["dev_error"] == best["dev_error"]
+    best = min(r.experiments_, key=lambda e: e.dev_error)
+    assert r.experiments_[chosen - 1].dev_error == best.dev_error and r.best_experiment_.id == chosen
     # the L2 sweep ran on a log grid, each λ a separate experiment that differs from its parent in λ only
-    sweep = [e for e in r.experiments_ if e["knob"] == "l2"]
-    assert [e["config"]["l2"] for e in sweep] == list(recipe_module.L2_GRID)
-    assert len({json.dumps({k: v for k, v in e["config"].items() if k != "l2"}) for e in sweep}) == 1
+    sweep = [e for e in r.experiments_ if e.knob == "l2"]
+    assert [e.config.l2 for e in sweep] == list(L2Grid().grid)
+    assert len({e.config.key() for e in sweep}) == len(sweep)
+    assert len({json.dumps({k: v for k, v in e.to_dict()["config"].items() if k != "l2"}) for e in sweep}) == 1
     assert r.record_["lambda_sweep"] and r.record_["decisions"][-1].startswith("chose experiment")
 
 
@@ -58,17 +59,28 @@ def test_resume_reuses_recorded_experiments_without_training(football_run, monke
     def no_training(*args, **kwargs):
         raise AssertionError("a resumed experiment was trained again")
 
-    monkeypatch.setattr(recipe_module, "fit", no_training)
+    monkeypatch.setattr(trainers, "fit", no_training)
     t = nr.load_dataset("football")
-    first = r.record_["test"]["openings"][0]
-    with pytest.warns(nr.TestSetWarning, match="opened 2 times"):
-        again = Recipe(out=out, resume=True, verbose=0).fit(t.X, t.y, test=t.test, name="football",
-                                                            classes=t.classes)
+    recorded = json.loads((out / "run.json").read_text())["test"]
+    again = Recipe(out=out, resume=True, verbose=0).fit(t.X, t.y, test=t.test, name="football", classes=t.classes)
     assert again.test_error_ == r.test_error_
-    assert [e["dev_error"] for e in again.experiments_] == [e["dev_error"] for e in r.experiments_]
-    # the resumed run opened the test set a second time: the record keeps both openings and says so
-    test = json.loads((out / "run.json").read_text())["test"]
-    assert len(test["openings"]) == 2 and test["openings"][0] == first and test["opened_at"] == first["at"]
+    assert [e.dev_error for e in again.experiments_] == [e.dev_error for e in r.experiments_]
+    # a finished run with the same choice: the recorded test result, the test set not opened again
+    assert again.split_.test_openings == [] and not again.record_["warnings"]
+    assert json.loads((out / "run.json").read_text())["test"] == recorded
+    assert "not opened again" in again.decisions_[-1]
+
+
+def test_resume_that_chooses_otherwise_opens_the_test_set_again_and_says_so(tmp_path, monkeypatch):
+    t = nr.load_dataset("football")
+    first = Recipe(out=tmp_path, verbose=0, budget=600).fit(t.X, t.y, test=t.test, classes=t.classes)
+    opened = first.record_["test"]["openings"][0]
+    with pytest.warns(nr.TestSetWarning, match="opened 2 times"):       # no budget: more experiments
+        again = Recipe(out=tmp_path, resume=True, verbose=0).fit(t.X, t.y, test=t.test,
+                                                                 classes=t.classes)
+    assert again.best_experiment_.config != first.best_experiment_.config
+    test = json.loads((tmp_path / "run.json").read_text())["test"]
+    assert len(test["openings"]) == 2 and test["openings"][0] == opened and test["opened_at"] == opened["at"]
     assert "test set opened 2 times" in again.decisions_[-2] and again.record_["warnings"]
 
 
@@ -101,7 +113,7 @@ def test_images_get_the_augmentation_knob_when_variance_stays_high():
     t = nr.load_dataset("digits", images=True)
     keep = np.random.default_rng(0).permutation(len(t.X))[:400]          # small: variance stays high
     r = Recipe(verbose=0, tolerance=0.005).fit(t.X[keep], t.y[keep], classes=t.classes)
-    assert "augment" in [e["knob"] for e in r.experiments_]
+    assert "augment" in [e.knob for e in r.experiments_]
     assert r.record_["learning_curve"]["sizes"][-1] == len(r.split_.train)
 
 

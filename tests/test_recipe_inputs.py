@@ -51,7 +51,7 @@ def test_bad_x_and_y_are_named_with_the_users_rows(data, change, message):
 def test_bad_options_are_refused_before_any_training(data, monkeypatch, options, message):
     def no_training(*args, **kwargs):
         raise AssertionError("an experiment was trained before the options were checked")
-    monkeypatch.setattr("nnrecipe.doctor.recipe.fit", no_training)
+    monkeypatch.setattr("nnrecipe.recipe.trainers.fit", no_training)
     with pytest.raises(nr.NNRecipeError, match=message):
         fit(*data, **options)
 
@@ -94,8 +94,8 @@ def test_labels_of_any_kind_are_classes_and_predictions_come_back_as_them(data, 
 def test_a_budget_below_the_first_experiment_cuts_it(data):
     r = fit(*data, budget=5)                            # the first experiment wants 600 epochs
     [first] = r.experiments_
-    assert first["config"]["epochs"] == 5 and r.record_["spent_epochs"] <= 5
-    assert "cut to the budget of 5 epochs" in first["why"]
+    assert first.config.epochs == 5 and r.record_["spent_epochs"] <= 5
+    assert "cut to the budget of 5 epochs" in first.why
     assert "stop: the budget of 5 epochs is spent" in r.decisions_
 
 

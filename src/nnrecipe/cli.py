@@ -112,10 +112,12 @@ def parser():
                                                                      "(default 0)")
     r.add_argument("--tolerance", type=float, default=None, help="a gap worth a knob (default 0.02)")
     r.add_argument("--budget", type=int, default=None, help="total training epochs over all experiments")
-    r.add_argument("--out", help="the run folder (default runs/NAME)")
+    r.add_argument("--out", help="the run folder (default: runs/NAME, or runs/NAME-2, -3, ... when taken)")
     r.add_argument("--seed", type=_count(0), default=0)
-    r.add_argument("--resume", action="store_true", help="continue the run recorded in --out")
-    r.add_argument("--force", action="store_true", help="replace the run recorded in --out")
+    r.add_argument("--resume", action="store_true", help="continue the run recorded in --out (default: the newest "
+                                                         "run of this name)")
+    r.add_argument("--force", action="store_true", help="replace the run recorded in --out (default: the newest run "
+                                                        "of this name)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--mlflow", metavar="URI", help="also log the run to this MLflow tracking URI "
                                                    "(http://host:5000, file:mlruns, ...; needs the mlflow extra)")
@@ -232,7 +234,7 @@ def run(args):
         raise NNRecipeError("--task must be auto or classify for run (the recipe classifies); got regress. "
                             "`nnrecipe train` fits a regression target")
     name = Path(args.data).stem if args.data not in _bundled() else args.data
-    out = writable_folder(args.out or Path("runs") / name, "--out")
+    out = writable_folder(args.out or _default_out(Path("runs") / name, args), "--out")
     if args.mlflow:
         from .adapters.mlflow import check
         check(args.mlflow)
@@ -257,6 +259,13 @@ def run(args):
         from .adapters.mlflow import log_run
         console.print(f"logged to MLflow at {args.mlflow}: run {log_run(out, recipe.record_, args.mlflow)}")
     return 0
+
+
+def _default_out(base, args):
+    """Without --out: a new folder per run (runs/NAME, runs/NAME-2, ...), as Lightning's version_N, so the
+    same command twice simply works; --resume and --force take the newest run of that name."""
+    from .recipe.store import latest, next_free
+    return latest(base) if args.resume or args.force else next_free(base)
 
 
 def _bundled():
