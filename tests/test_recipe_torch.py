@@ -25,7 +25,12 @@ def test_recipe_drives_a_torch_model_and_records_it(tmp_path):
                                                                           classes=t.classes)
     record = json.loads((tmp_path / "run.json").read_text())
     assert record["experiments"][0]["model"].endswith(".pt") and (tmp_path / "model.pt").exists()
-    assert record["experiments"][0]["gradient_norms"]                # the torch GradientMonitor ran
+    first = record["experiments"][0]
+    assert first["gradient_norms"]                                   # the torch GradientMonitor ran
+    # one epoch per gradient record, as the NumPy trainer records them: the report plots them per epoch
+    epochs = first["gradient_epochs"]
+    assert all(len(v) == len(epochs) for v in first["gradient_norms"].values())
+    assert epochs == sorted(epochs) and 0 <= epochs[0] and epochs[-1] < first["epochs"]
     assert len(r.split_.test_openings) == 1 and r.test_error_ <= 0.12
     assert r.test_error_ == pytest.approx(r.best_.error(*t.test))     # the torch model applies the normalizer
     assert record["spent_epochs"] <= 1500

@@ -12,6 +12,7 @@ import numbers
 import os
 import warnings
 from collections.abc import Mapping
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .._checks import as_matrix, as_targets, one_of, positive, probability
 from ..engine.serialize import atomic_write
 from ..errors import DivergenceWarning, NNRecipeError, expect
+from ..recipe.trainers import Result
 from .torch import GradientMonitor
 
 KEYS = ("hidden", "keep_prob", "l2", "lr", "epochs", "batch_size", "optimizer")
@@ -131,6 +133,26 @@ class TorchTrainer:
             self.device = torch.device(device)
         except (RuntimeError, TypeError) as exc:
             raise NNRecipeError(f"device must be None, 'cpu', 'cuda' or 'cuda:N'; got {device!r} ({exc})") from None
+
+    extension, augments = ".pt", False          # the Trainer protocol (nnrecipe.recipe.trainers)
+
+    @property
+    def writes(self):
+        """Only rank 0 of a distributed run writes the run folder."""
+        return is_main()
+
+    def run(self, config, data, epochs, seed, warm=None, verbose=0):
+        """The recipe's Trainer protocol: train `config` (a Config) on a TrainData for `epochs` epochs, from
+        `warm` (a TorchModel) when given; returns a Result whose gradient records carry the epoch of each
+        recorded step, as the NumPy trainer's do."""
+        model, history = self.train(asdict(config) | {"epochs": epochs}, data.rows, data.y, data.X_dev, data.y_dev,
+                                    seed, normalizer=data.normalizer, warm=warm)
+        watch = self.monitor_
+        batches = 1 if config.batch_size is None else math.ceil(len(data.y) / config.batch_size)
+        return Result(model, history, self.epochs_run_, model.error(data.rows, data.y),
+                      model.error(data.X_dev, data.y_dev), history["dev_cost"][-1], self.stop_reason_,
+                      [step // batches for step in watch.steps], watch.grad_norms,
+                      [f.to_dict() for f in watch.findings])
 
     def train(self, cfg, X, y, X_dev, y_dev, seed, normalizer=None, warm=None):
         """Train on X (n, d), y (n,) int labels; evaluate X_dev, y_dev (or None) every epoch.

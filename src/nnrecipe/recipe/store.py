@@ -150,13 +150,18 @@ class RunStore:
 
     def save_model(self, trainer, model, name, classes=None, features=None):
         if self.writes:
-            trainer.save(model, self.out / name, classes, features)
+            save = getattr(trainer, "save", None)             # optional in the Trainer protocol
+            if save is None:
+                model.save(self.out / name)
+            else:
+                save(model, self.out / name, classes, features)
 
     def load_model(self, trainer, name):
         """The model recorded as `name`, or None (no folder, no file, or a trainer that cannot read it)."""
-        if self.out is None or name is None or not (self.out / name).exists():
+        load = getattr(trainer, "load", None)                 # optional in the Trainer protocol
+        if self.out is None or name is None or load is None or not (self.out / name).exists():
             return None
-        return trainer.load(self.out / name)
+        return load(self.out / name)
 
 
 def _jsonable(value):

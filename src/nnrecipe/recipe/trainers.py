@@ -65,18 +65,13 @@ class Result:
 
 
 class Trainer:
-    """The protocol's defaults: no augmentation; models saved with model.save, never read back."""
+    """The protocol's base: no augmentation, .npz model files; without save/load the store writes with
+    model.save(path) and never reads a model back."""
     augments = False
     extension = ".npz"
 
     def run(self, config, data, epochs, seed, warm=None, verbose=0):
         raise NotImplementedError
-
-    def save(self, model, path, classes=None, features=None):
-        model.save(path)
-
-    def load(self, path):
-        return None
 
 
 class NumpyTrainer(Trainer):
