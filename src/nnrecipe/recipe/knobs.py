@@ -110,12 +110,11 @@ def check_knobs(knobs):
 
 
 # ---- the notes' bias knobs --------------------------------------------------------------------
+@dataclass
 class Wider(Knob):
     """Twice as many units in every hidden layer, up to `max_units`."""
     name, kind, title, repeat = "width", "bias", "a wider network", True
-
-    def __init__(self, max_units=512):
-        self.max_units = max_units
+    max_units: int = 512
 
     def propose(self, incumbent, diagnosis, context):
         hidden = incumbent.config.hidden
@@ -126,12 +125,11 @@ class Wider(Knob):
         return [Candidate(replace(incumbent.config, hidden=wide), "twice as wide")]
 
 
+@dataclass
 class Deeper(Knob):
     """One more hidden layer as wide as the last, up to `max_layers`."""
     name, kind, title, repeat = "depth", "bias", "a deeper network", True
-
-    def __init__(self, max_layers=4):
-        self.max_layers = max_layers
+    max_layers: int = 4
 
     def propose(self, incumbent, diagnosis, context):
         hidden = incumbent.config.hidden
@@ -168,12 +166,11 @@ class SmallerLearningRate(Knob):
 
 
 # ---- the notes' variance knobs ----------------------------------------------------------------
+@dataclass
 class L2Grid(Knob):
     """L2 at each λ of a log grid (half-decade steps where λ usually lands), picked on dev."""
     name, kind, title = "l2", "variance", "L2 regularization"
-
-    def __init__(self, grid=(0.01, 0.1, 0.3, 1.0, 3.0)):
-        self.grid = tuple(grid)
+    grid: tuple = (0.01, 0.1, 0.3, 1.0, 3.0)
 
     def propose(self, incumbent, diagnosis, context):
         return [Candidate(replace(incumbent.config, l2=lam), f"L2 λ = {lam:g} (log grid, picked on dev)")
@@ -184,12 +181,11 @@ class L2Grid(Knob):
                                       "experiment": e.id} for e in trained])
 
 
+@dataclass
 class Dropout(Knob):
     """Inverted dropout on the hidden layers at each keep_prob."""
     name, kind, title = "dropout", "variance", "dropout"
-
-    def __init__(self, keep_probs=(0.9, 0.8)):
-        self.keep_probs = tuple(keep_probs)
+    keep_probs: tuple = (0.9, 0.8)
 
     def propose(self, incumbent, diagnosis, context):
         return [Candidate(replace(incumbent.config, keep_prob=p), f"dropout keep_prob {p:g}")
