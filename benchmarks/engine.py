@@ -116,7 +116,7 @@ def matmul_peak(n=2048, repeats=7):
 def step_flops(batch):
     """Matmul FLOPs of one training step on a batch: forward x@W for every layer; backward the
     weight gradients x.T@dz for every layer and the input gradients dz@W.T for every layer but
-    the first (Network.build sets layers[0].propagate = False, so Dense.backward skips it)."""
+    the first (Network.backward calls it with need_dx=False, so Dense.backward skips it)."""
     pairs = list(zip(LAYERS[:-1], LAYERS[1:]))
     forward = sum(2 * batch * i * o for i, o in pairs)
     weight_grads = forward

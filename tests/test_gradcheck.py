@@ -282,7 +282,7 @@ def test_engine_with_a_wrong_activation_derivative(monkeypatch, hidden):
 def test_engine_with_a_wrong_penalty_gradient(monkeypatch):
     """The L2 gradient without its 1/m: every weight array at fault, no bias."""
     def forgot_one_over_m(self, m):
-        self._dtheta[:self._n_penalized] += self.l2 * self._theta[:self._n_penalized]
+        self.grad_theta[:self.n_penalized] += self.l2 * self.theta[:self.n_penalized]
 
     X, y = data(n=8)
     monkeypatch.setattr(Network, "_penalty_gradient", forgot_one_over_m)
@@ -481,7 +481,7 @@ def test_l1_kinks_are_left_out():
 # ---- 4. invariants -----------------------------------------------------------------------------
 def snapshot(net):
     state = {"dtype": net.dtype, "theta": net.theta.tobytes(), "theta_dtype": net.theta.dtype,
-             "dtheta": net._dtheta.tobytes(), "params": {k: (p.dtype, p.shape, p.tobytes()) for k, p in
+             "dtheta": net.grad_theta.tobytes(), "params": {k: (p.dtype, p.shape, p.tobytes()) for k, p in
                                                          net.params.items()}}
     for j, layer in enumerate(net.layers):
         if isinstance(layer, nr.Dropout):

@@ -118,10 +118,8 @@ def vanishing_demo(out_dir, seed=None, depth=30, width=128, batch=256):
         net = nets[name] = Network(layers, input_dim=width, seed=0 if seed is None else seed, dtype="float64")
         if not isinstance(init, str):
             net.set_weights({k: init * np.eye(width) if k[0] == "W" else 0 * v for k, v in net.params.items()})
-        a, norms[name] = X, []
-        for layer in net.layers:                                   # the layers' own forward pass
-            a = layer.forward(a, False)
-            norms[name].append(float(np.sqrt(np.mean(np.sum(a * a, axis=1)))))
+        norms[name] = [float(np.sqrt(np.mean(np.sum(a * a, axis=1))))            # the network's forward pass
+                       for a in net.layer_outputs(X, False)]                 # (a linear output: z = ŷ)
         g = net.gradients(X, np.zeros_like(X))                     # J = ½‖ŷ‖²/m: dJ/dŷ is ŷ/m
         grads[name] = [float(np.linalg.norm(g[f"W{l}"])) for l in range(1, depth + 1)]
         table.append({"scheme": name, **{f"‖a{l}‖": norms[name][l - 1] for l in shown},

@@ -129,30 +129,26 @@ class _NetworkProblem:
                     if isinstance(layer, Dropout):
                         layer.rng = np.random.default_rng(stream)
         net.step(self.X, self.y, training=self.training)             # draws frozen masks, fills dθ
-        self.analytic = net._dtheta.copy()
+        self.analytic = net.grad_theta.copy()
         self.theta0 = net.theta.copy()
-        self.inputs, a = [], self.X                                   # each layer's input at θ₀
-        for layer in net.layers:
-            self.inputs.append(a)
-            a = layer.forward(a, self.training)
+        outputs = net.layer_outputs(self.X, self.training)
+        self.inputs, a = [self.X, *outputs[:-1]], outputs[-1]         # each layer's input at θ₀; the logits
         # softmax: the row max of the logits at θ₀ shifts every stacked logsumexp (a ±ε step moves
         # the logits by O(ε), so no per-perturbation max is needed; overflow falls back below)
         self.shift = a.max(axis=1, keepdims=True) if isinstance(net.loss, CategoricalCrossEntropy) else None
         self.rows = np.arange(self.m)
-        self.slices = {name: (net._offsets[name], p.shape) for name, p in net._params.items()}
+        self.slices = net.slices
 
     def cost(self, theta):
         """The terms of J(θ) (each example's loss / m, and the penalty; J is their sum) and the
         on/off pattern of every ReLU-family unit (to spot kinks)."""
         net = self.net
         net.theta[...] = theta
-        a, pattern = self.X, []
-        for layer in net.layers:
-            a = layer.forward(a, self.training)
-            if _relu_like(layer):
-                pattern.append(a > 0)
+        outputs = net.layer_outputs(self.X, self.training)
+        pattern = [out > 0 for layer, out in zip(net.layers, outputs) if _relu_like(net, layer)]
+        a = outputs[-1]
         if net.l1:                                     # |w| has its kink at 0
-            pattern.append(net.theta[:net._n_penalized] > 0)
+            pattern.append(net.theta[:net.n_penalized] > 0)
         terms = np.append(net.loss.per_example(a, self.y) / self.m, net.penalty(self.m))
         net.theta[...] = self.theta0
         return terms, pattern
@@ -167,7 +163,7 @@ class _NetworkProblem:
     def _owner(self, name):
         """(layer, key) holding parameter `name`: the network and the layer share one view."""
         return next((layer, key) for layer in self.net.layers for key, p in layer.params.items()
-                    if p is self.net._params[name])
+                    if p is self.net.params[name])
 
     def batched(self, name, epsilon):
         """Numeric gradient of one Dense parameter array, all coordinates, stacked; or None
@@ -182,7 +178,7 @@ class _NetworkProblem:
         n = len(x)
         coords = np.indices(layer.params[key].shape).reshape(layer.params[key].ndim, -1).T
         numeric, kinks = np.empty(len(coords)), np.zeros(len(coords), bool)
-        local = _column_local(self.net.layers, index) and not layer.activation_in_loss
+        local = _column_local(self.net.layers, index) and not self.net.fused(layer)
         widest = max(getattr(l, "units", 1) for l in self.net.layers[index + int(local):])
         chunk = max(1, _STACK_ELEMENTS // (2 * n * widest))
         for start in range(0, len(coords), chunk):
@@ -257,9 +253,10 @@ class _NetworkProblem:
             f = ACTIVATIONS[name][0]
             return f(col, None), f(base, None)
 
-        if layers[index].activation_in_loss and self.shift is not None:   # the softmax output layer itself
+        fused = self.net.fused
+        if fused(layers[index]) and self.shift is not None:              # the softmax output layer itself
             return self._loss_one_column(z0, cols, column), kink
-        if layers[index].activation_in_loss or not _column_local(layers, index):
+        if fused(layers[index]) or not _column_local(layers, index):
             z = np.repeat(z0[None], P2, axis=0)                    # dense from here on
             z[np.arange(P2), :, cols] = column
             return self._tail(index, z)
@@ -273,7 +270,7 @@ class _NetworkProblem:
                 col, base = activate(layer.name, col, base)
             else:
                 W = layer.params["W"]
-                if layer.activation_in_loss and self.shift is not None:
+                if fused(layer) and self.shift is not None:
                     return self._loss_rank1(base @ W + layer.params["b"], col - base[:, cols].T, W[cols]), kink
                 z = np.multiply((col - base[:, cols].T)[..., None], W[cols][:, None, :])
                 z += base @ W + layer.params["b"]
@@ -293,8 +290,8 @@ class _NetworkProblem:
                 kink |= (on[:P2 // 2] != on[P2 // 2:]).any(axis=(1, 2))
             return ACTIVATIONS[name][0](pre, pre)                     # pre is ours: in place
 
-        first = layers[index]
-        a = z if first.activation_in_loss else activate(first.activation, z)
+        first, fused = layers[index], self.net.fused
+        a = z if fused(first) else activate(first.activation, z)
         for layer in layers[index + 1:]:
             if isinstance(layer, Dropout):
                 if self.training and layer.keep_prob < 1.0:
@@ -305,7 +302,7 @@ class _NetworkProblem:
                 W = layer.params["W"]
                 zz = (a.reshape(-1, a.shape[-1]) @ W).reshape(P2, a.shape[1], W.shape[1])
                 zz += layer.params["b"]
-                a = zz if layer.activation_in_loss else activate(layer.activation, zz)
+                a = zz if fused(layer) else activate(layer.activation, zz)
         return self._loss(a), kink
 
 
@@ -335,8 +332,9 @@ class _Labels:
         return _labels([self.flat[i]], self.shape)[0]
 
 
-def _relu_like(layer):
-    return ((isinstance(layer, Dense) and layer.activation in RELU_FAMILY and not layer.activation_in_loss)
+def _relu_like(net, layer):
+    """True when `layer`'s output in `net` goes through a ReLU-family activation (kinks at 0)."""
+    return ((isinstance(layer, Dense) and layer.activation in RELU_FAMILY and not net.fused(layer))
             or (isinstance(layer, Activation) and layer.name in RELU_FAMILY))
 
 

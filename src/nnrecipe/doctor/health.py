@@ -192,11 +192,12 @@ def _dense_layers(net):
     return [(f"W{k}", layer) for k, layer in enumerate(with_params, 1) if isinstance(layer, Dense)]
 
 
-def _output_stats(name, layer, a, activation=None, activation_layer=None):
-    """Statistics of one Dense layer's output a (n, units), computed in float64; `activation`, when
-    an Activation layer (net.layers[activation_layer]) applies it and a is that layer's output."""
+def _output_stats(name, layer, output, a, activation=None, activation_layer=None):
+    """Statistics of one Dense layer's output a (n, units), computed in float64 (`output`: the
+    network's output layer, a its logits); `activation`, when an Activation layer
+    (net.layers[activation_layer]) applies it and a is that layer's output."""
     a = np.asarray(a, np.float64)
-    hidden, activation = not layer.activation_in_loss, activation or layer.activation
+    hidden, activation = not output, activation or layer.activation
     dead = saturated = None
     if hidden and activation in ("relu", "leaky_relu"):
         dead = float((a <= 0).all(axis=0).mean())                    # units ≤ 0 on every row
@@ -213,16 +214,16 @@ def _check(net, Xp, yp):
     """The report on a prepared batch Xp (n, n_features), yp. It overwrites the network's gradient
     buffer with the data-loss gradient and leaves the weights and every random stream alone."""
     dense = {id(layer): name for name, layer in _dense_layers(net)}
-    rows, layers, a = [], [], Xp
+    rows, layers = [], []
     with np.errstate(all="ignore"):                 # overflow is reported as a finding, not a warning
-        for i, layer in enumerate(net.layers):      # the forward pass of net.logits, dropout off
-            a = layer.forward(a, False)
+        outputs = net.layer_outputs(Xp, False)      # the forward pass of net.logits, dropout off
+        for i, (layer, a) in enumerate(zip(net.layers, outputs)):
             if id(layer) in dense:
-                rows.append(_output_stats(dense[id(layer)], layer, a))
+                rows.append(_output_stats(dense[id(layer)], layer, net.fused(layer), a))
                 layers.append(layer)
             elif (isinstance(layer, Activation) and layer.name != "linear" and rows
                   and rows[-1]["activation"] == "linear" and not rows[-1]["output"]):
-                rows[-1] = _output_stats(rows[-1]["name"], layers[-1], a, layer.name, i)
+                rows[-1] = _output_stats(rows[-1]["name"], layers[-1], False, a, layer.name, i)
         loss, dz = net.loss.loss_and_grad(a, yp)                  # a: the logits
         net.backward(dz / len(Xp))                  # dθ = ∇(data loss) on the batch: no penalty term
         cost = loss / len(Xp) + net.penalty(len(Xp))
@@ -325,7 +326,7 @@ class GradientMonitor(Callback):
         reason = run.history.stop_reason or ""
         if reason.startswith(DIVERGED.split("{")[0]):        # fit stopped on a NaN/inf cost
             rows = [{"name": name, "activation": layer.activation, "init": layer.init,
-                     "output": layer.activation_in_loss} for name, layer in _dense_layers(run.net)]
+                     "output": run.net.fused(layer)} for name, layer in _dense_layers(run.net)]
             repairs = ["a lower learning rate", "gradient clipping", *_init_advice(rows), "normalized inputs"]
             self._record(_finding("non_finite", None, 1, 0, reason, repairs, AUTOTRAINER), run.epoch + 1)
 

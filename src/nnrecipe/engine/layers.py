@@ -19,7 +19,8 @@ class Layer:
     """Base class. Subclasses set `params` (dict name -> array) and write `grads` in backward.
 
     `penalized` names the params that L2/L1 apply to (Dense: its weights, never biases).
-    `propagate` is set False by the Network on its first layer: its dx is never used.
+    A Network never changes a layer's settings: the same layer object may sit in another network,
+    as a hidden layer or as the output layer, and compute the same numbers there.
     """
 
     penalized = ()
@@ -27,7 +28,6 @@ class Layer:
     def __init__(self):
         self.params = {}
         self.grads = {}
-        self.propagate = True
 
     def build(self, n_in, rng, dtype):
         """Create parameters for inputs of width n_in (drawing from rng); return the output width."""
@@ -71,8 +71,12 @@ class Activation(Layer):
 class Dense(Layer):
     """z = x @ W + b, then the activation. W is (n_in, units), b is (units,).
 
-    When the Network fuses this layer's activation into the loss (the output layer),
-    forward returns the logits z and backward receives dz.
+    forward(x, training) and backward(dy) are the layer protocol: the activation included. The
+    Network that ends with this layer fuses its activation into the loss (as Keras' from_logits
+    and PyTorch's BCEWithLogitsLoss do): it calls forward(x, training, logits=True), which returns
+    z, and backward(dz, logits=True), which receives dJ/dz. backward(..., need_dx=False) skips dx
+    (returns None): the Network asks it of its first layer, whose dx nobody reads. Neither is a
+    setting of the layer: each call says it.
     """
 
     penalized = ("W",)
@@ -83,7 +87,6 @@ class Dense(Layer):
         self.activation = one_of(activation, "activation", tuple(ACTIVATIONS))
         self.init = _init.resolve(init, activation)
         self.scale = positive(scale, "scale")
-        self.activation_in_loss = False
         self._f, self._df = ACTIVATIONS[activation]
         self._ones = np.ones(0)
 
@@ -92,20 +95,23 @@ class Dense(Layer):
                        "b": np.zeros(self.units, dtype)}
         return self.units
 
-    def forward(self, x, training):
+    def forward(self, x, training, logits=False):
+        """The activation of z = x @ W + b; z itself when logits=True (the activation is in the loss)."""
         z = x @ self.params["W"]
         z += self.params["b"]
         self.x = x
-        self.a = z if self.activation_in_loss else self._f(z, z)
+        self.a = z if logits else self._f(z, z)
         return self.a
 
-    def backward(self, dy):
-        dz = dy if self.activation_in_loss else self._df(self.a, dy)
+    def backward(self, dy, logits=False, need_dx=True):
+        """dy is dJ/da, or dJ/dz when logits=True (as forward was called). Assigns grads; returns
+        dJ/dx, or None when need_dx=False."""
+        dz = dy if logits else self._df(self.a, dy)
         np.matmul(self.x.T, dz, out=self.grads["W"])
         if self._ones.shape[0] != len(dz) or self._ones.dtype != dz.dtype:
             self._ones = np.ones(len(dz), dz.dtype)
         np.matmul(self._ones, dz, out=self.grads["b"])      # Σ over the batch, as a BLAS call
-        return dz @ self.params["W"].T if self.propagate else None
+        return dz @ self.params["W"].T if need_dx else None
 
     def config(self):
         return {"type": "Dense", "units": self.units, "activation": self.activation,

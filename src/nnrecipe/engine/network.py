@@ -6,6 +6,12 @@ All parameters live in one flat vector θ (and their gradients in one flat dθ);
 `params` and each layer's `params` are views into it, weights first. One flat vector makes
 the optimizer one in-place pass, the penalty one dot product, and θ what gradient checking
 nudges.
+
+The network owns its output: the last layer's activation is fused into the loss (sigmoid with
+binary cross-entropy, softmax with cross-entropy), as Keras' `from_logits=True` and PyTorch's
+`BCEWithLogitsLoss` do. The layer is not changed for that: the network calls it in logits mode
+(`output_layer.forward(x, training, logits=True)`), so the same layer object placed in another
+network, as a hidden layer or not, computes what a fresh one would.
 """
 
 import numpy as np
@@ -35,6 +41,11 @@ class Network:
     l2, l1 : float ≥ 0. Penalty strengths λ and λ₁ in J.
     seed : int, SeedSequence or None. Init and dropout draw from separate child streams.
     dtype : "float32" (default) or "float64".
+
+    The flat parameter vector and its layout (for optimizers and gradient checking): `theta` (θ),
+    `grad_theta` (dθ), `slices` (name -> (offset, shape) in θ), `n_penalized` (θ[:n_penalized]
+    are the weights L2/L1 apply to). The output: `output_layer`, `fused(layer)`, `logits(X)`,
+    `layer_outputs(X)`.
     """
 
     def __init__(self, layers, input_dim=None, l2=0.0, l1=0.0, seed=None, dtype="float32"):
@@ -52,7 +63,6 @@ class Network:
         self.dtype = resolve_dtype(dtype)
         self.seed = check_seed(seed)
         self.loss = LOSSES[last.activation]()
-        last.activation_in_loss = True
         self.normalizer = None       # optional: an object with transform(X), applied to every X
         self.classes = None          # optional (n_classes,): the labels predict returns for 0, 1, ...
         self.features = None         # optional list of the input columns' names, in order
@@ -74,7 +84,6 @@ class Network:
             width = layer.build(width, init_rng, self.dtype)
             if isinstance(layer, Dropout):
                 layer.rng = np.random.default_rng(stream)
-        self.layers[0].propagate = False
         self._flatten()
         return self
 
@@ -124,8 +133,38 @@ class Network:
         return self._theta
 
     @property
+    def grad_theta(self):
+        """The gradient dθ of the last step/gradients call, one live vector laid out as `theta`."""
+        self._require_built()
+        return self._dtheta
+
+    @property
+    def slices(self):
+        """dict name -> (offset, shape): params[name] is theta[offset:offset + size].reshape(shape)
+        (and grads likewise in grad_theta), in the order of `params` ("W1", "b1", ...)."""
+        self._require_built()
+        return {name: (self._offsets[name], p.shape) for name, p in self._params.items()}
+
+    @property
+    def n_penalized(self):
+        """θ[:n_penalized] are the weights the L2/L1 penalty applies to (every W; never a bias)."""
+        self._require_built()
+        return self._n_penalized
+
+    @property
     def n_params(self):
         return self._theta.size if self.built else 0
+
+    @property
+    def output_layer(self):
+        """The last layer: a Dense whose activation the network fuses into the loss (it computes
+        the logits z; `loss` applies the activation). The layer itself is not changed."""
+        return self.layers[-1]
+
+    def fused(self, layer):
+        """True when `layer` is this network's output layer, whose activation is computed by the loss:
+        in this network its output is the logits z, not its activation."""
+        return layer is self.layers[-1]
 
     def get_weights(self):
         """A copy of every parameter: dict name -> ndarray."""
@@ -193,14 +232,33 @@ class Network:
     def logits(self, X, training=False):
         """Pre-activation of the output layer for a prepared X: (n_samples, n_outputs)."""
         a = X
-        for layer in self.layers:
+        for layer in self.layers[:-1]:
             a = layer.forward(a, training)
-        return a
+        return self.layers[-1].forward(a, training, logits=True)
+
+    def layer_outputs(self, X, training=False):
+        """Every layer's output for a prepared X, as `logits` computes them (a list, one array per
+        layer; the last is the logits z). For tools that inspect the forward pass (health, gradcheck)."""
+        outputs, a = [], X
+        for layer in self.layers[:-1]:
+            a = layer.forward(a, training)
+            outputs.append(a)
+        outputs.append(self.layers[-1].forward(a, training, logits=True))
+        return outputs
 
     def backward(self, dz):
-        """Backpropagate dJ/dz of the output layer; leaves every gradient in dθ."""
-        for layer in reversed(self.layers):
-            dz = layer.backward(dz)
+        """Backpropagate dJ/dz of the output layer; leaves every gradient in dθ. The first layer's
+        dx is not computed when the layer can skip it (Dense: need_dx=False)."""
+        layers = self.layers
+        dz = layers[-1].backward(dz, logits=True, need_dx=len(layers) > 1)
+        for i in range(len(layers) - 2, 0, -1):
+            dz = layers[i].backward(dz)
+        if len(layers) > 1:
+            first = layers[0]
+            if isinstance(first, Dense):
+                first.backward(dz, need_dx=False)
+            else:
+                first.backward(dz)
         for layer, key, g in self._slots:          # user layers may assign new grad arrays
             if layer.grads[key] is not g:
                 g[...] = layer.grads[key]

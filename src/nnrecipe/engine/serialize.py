@@ -14,7 +14,7 @@ import numpy as np
 
 from .._checks import as_path, writable_path
 from .._version import __version__
-from ..errors import NNRecipeError
+from ..errors import NNRecipeError, expect
 
 FORMAT, VERSION = "nnrecipe-model", 1
 MAX_BYTES = 4 << 30          # refuse archives that claim more than 4 GiB uncompressed
@@ -72,7 +72,7 @@ def read_archive(path, name="path"):
 def save(net, path):
     """Write a network (architecture, λ, dtype, weights, normalizer statistics) to path."""
     writable_path(path)
-    net._require_built()
+    expect(net.built, "net", "a built network (give input_dim, or fit it once)", "a network that is not built")
     config = net.config()
     for i, layer_config in enumerate(config["layers"]):
         if layer_config is None:

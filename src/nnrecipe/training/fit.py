@@ -190,7 +190,7 @@ def fit(net, X, y, dev=None, epochs=100, batch_size=None, optimizer="adam", lr=N
     for cb in callbacks:
         cb.on_train_begin(run)
 
-    m, params, grads = len(Xp), [net.theta], [net._dtheta]
+    m, params, grads = len(Xp), [net.theta], [net.grad_theta]
     last_finite, last_finite_epoch = net.theta.copy(), start - 1
     for epoch in range(start, epochs):
         began = time.perf_counter()
