@@ -514,7 +514,7 @@ def test_test_set_is_locked_until_opened():
     assert s.train.X.shape == (60, 3) and s.dev.y.shape == (20,) and len(s.dev.index) == 20
     assert "locked" not in repr(s.dev)
     # the data itself can be checked without opening it
-    Xt, yt = s.test._unlocked_arrays()
+    Xt, yt = s.test.peek()
     assert Xt.shape == (20, 3) and yt.shape == (20,)
     assert s.test_openings == []
     with pytest.raises(nr.TestSetLocked):
@@ -534,7 +534,7 @@ def test_open_test_needs_a_reason(reason):
 def test_open_test_records_every_opening_and_warns_the_second_time():
     X, y = _data(100)
     s = nr.split(X, y, seed=0)
-    Xt_locked, yt_locked = s.test._unlocked_arrays()
+    Xt_locked, yt_locked = s.test.peek()
     with warnings.catch_warnings():
         warnings.simplefilter("error")                    # the first opening does not warn
         test = s.open_test(reason="final evaluation")

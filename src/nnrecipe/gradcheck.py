@@ -488,6 +488,26 @@ def gradcheck(model, X=None, y=None, epsilon=1e-7, mode="full", dropout="off", s
         problem = _FunctionProblem(model, X, y)
     else:
         raise NNRecipeError(f"model must be a Network or a cost function; got {type(model).__name__}")
+    return check_problem(problem, epsilon, mode, seed, directions, samples)
+
+
+def check_problem(problem, epsilon=1e-7, mode="full", seed=None, directions=3, samples=5):
+    """The check itself, on any model written as a `problem` (gradcheck builds one for a Network or a
+    cost function, nnrecipe.torch.gradcheck one for a torch model); returns a GradcheckReport.
+
+    A problem is J as a function of one flat float64 vector θ:
+        theta0      θ at which to check (1-D)
+        analytic    the gradient to check, dJ/dθ at theta0, laid out as theta0
+        slices      dict name -> (offset, shape): the named arrays' places in θ (the report's rows)
+        cost(theta) -> (terms, pattern): J(θ) as an array of terms (summed after differencing, so
+                    the large shared part cancels per term), and a list of boolean arrays whose
+                    change between θ + εv and θ − εv marks a kink (or None)
+        l1_kinks(name, values, epsilon) -> boolean array: coordinates left out (|w| < ε under L1)
+        batched(name, epsilon) -> (numeric, kinks) for every coordinate of array `name` at once,
+                    or None to nudge them one at a time through cost
+    mode "full" compares every coordinate; "fast" `directions` random directions over θ and per
+    array, plus `samples` random coordinates per array, drawn from `seed`.
+    """
     if mode == "full":
         rows, extra = _full(problem, epsilon)
     else:

@@ -30,9 +30,9 @@ from torch import nn
 
 from .._checks import shown
 from ..doctor.diagnose import Diagnosis, diagnose
-from ..doctor.health import HealthReport, _findings
+from ..doctor.health import HealthReport, findings
 from ..errors import NNRecipeError, expect
-from ..gradcheck import GradcheckReport, _fast, _full
+from ..gradcheck import check_problem
 
 __all__ = ["Diagnosis", "EarlyStopping", "GradientMonitor", "diagnose", "gradcheck", "init_"]
 
@@ -138,7 +138,7 @@ def _slope(act):
 
 # ---- gradient checking ---------------------------------------------------------------------------
 class _TorchProblem:
-    """J(θ) of a float64 copy of a model or function, in the protocol nnrecipe.gradcheck's loops use:
+    """J(θ) of a float64 copy of a model or function, in the protocol of nnrecipe.gradcheck.check_problem:
     theta0 (all checked tensors, flattened and concatenated), slices (name -> (offset, shape)),
     analytic (autograd's ∂J/∂θ, flat), cost(θ) -> ([J], kink pattern)."""
 
@@ -290,12 +290,7 @@ def gradcheck(module_or_function, inputs, targets=None, loss=None, epsilon=1e-6,
     inputs = (inputs,) if torch.is_tensor(inputs) or isinstance(inputs, np.ndarray) else inputs
     expect(isinstance(inputs, (tuple, list)), "inputs", "a tensor or a tuple of arguments", type(inputs).__name__)
     problem = _TorchProblem(module_or_function, inputs, targets, loss, dropout, int(seed))
-    epsilon = float(epsilon)
-    if mode == "full":
-        rows, extra = _full(problem, epsilon)
-    else:
-        rows, extra = _fast(problem, epsilon, int(directions), int(samples), np.random.default_rng(seed))
-    return GradcheckReport(rows, mode, epsilon, extra)
+    return check_problem(problem, float(epsilon), mode, seed, int(directions), int(samples))
 
 
 # ---- gradient health -----------------------------------------------------------------------------
@@ -453,14 +448,14 @@ class GradientMonitor:
         if len(rows) >= 2:
             first, last = rows[0]["grad_norm"], rows[-1]["grad_norm"]
             ratio = first / last if last else (math.inf if first else math.nan)
-        findings = [_torch_message(f, rows) for f in _findings(rows, cost, ratio)]
+        found = [_torch_message(f, rows) for f in findings(rows, cost, ratio)]
         for r in rows:
             del r["bad_weights"], r["bad_grads"]
-        for f in findings:
+        for f in found:
             if (f.rule, f.layer) not in self._seen:
                 self._seen.add((f.rule, f.layer))
                 self.findings.append(replace(f, epoch=epoch))
-        self.report = HealthReport(rows, cost, ratio, findings)
+        self.report = HealthReport(rows, cost, ratio, found)
         self.reports.append(self.report)
         self.epochs.append(epoch)
         self._epoch_start = len(self._grad_norms[self._params[0][0]])

@@ -123,8 +123,8 @@ def _held_out_sets(held_out):
     if not isinstance(held_out, (list, tuple)):
         held_out = [held_out]
     for i, item in enumerate(held_out):
-        if hasattr(item, "_unlocked_arrays"):
-            yield item.name, item._unlocked_arrays()[0]
+        if hasattr(item, "peek"):                # a locked test set hands its rows over unopened
+            yield item.name, item.peek()[0]
         else:
             yield f"held_out[{i}]", as_rows(item, f"held_out[{i}]")
 

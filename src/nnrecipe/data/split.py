@@ -217,7 +217,8 @@ def _augment(c, extra, allowed, col_left):
 
 class Subset:
     """One of train, dev and test: `X` (n, ...), `y` (n,) or None, `index` (n,) rows of the
-    original arrays in ascending order. The test subset refuses to be read until it is opened."""
+    original arrays in ascending order. The test subset refuses to be read until it is opened;
+    `peek()` hands its (X, y) to checks on the data itself without opening it."""
 
     def __init__(self, name, X, y, index, split=None):
         self.name, self._X, self._y, self._index, self._split = name, X, y, index, split
@@ -242,9 +243,13 @@ class Subset:
         self._check()
         return self._index
 
-    def _unlocked_arrays(self):
-        """(X, y) without opening: for checks on the data itself (distribution match, leakage)."""
+    def peek(self):
+        """(X, y) without opening a locked test set and without recording an opening: for checks on
+        the data itself (dev/test distribution match, leakage, duplicates), never to evaluate a
+        model. Train and dev give the same arrays as .X and .y."""
         return self._X, self._y
+
+    _unlocked_arrays = peek        # the old private name, for callers not yet moved to peek
 
     def __len__(self):
         return len(self._index)

@@ -141,7 +141,17 @@ def _finding(rule, layer, value, threshold, message, repairs, anchor):
     return Finding(rule, layer, float(value), float(threshold), message, ", ".join(repairs), anchor)
 
 
-def _findings(rows, cost, ratio):
+def findings(rows, cost, ratio):
+    """The rules of this module applied to per-layer statistics: a list of Finding (empty: healthy).
+
+    rows : one dict per weighted layer, first to last, with the keys of HealthReport.layers (name,
+        activation, init, units, output, act_mean, act_std, dead_share, saturated_share,
+        grad_norm, weight_norm; activation_layer optional) plus bad_weights and bad_grads (the
+        number of NaN/infinite weights and gradients). Any model's statistics will do: the torch
+        adapter's GradientMonitor passes its own.
+    cost : J on the batch (a NaN or infinite cost is a finding, and the other rules are skipped).
+    ratio : ‖dW_first‖ / ‖dW_last‖, or None with one layer.
+    """
     diverging = ["a lower learning rate", "gradient clipping", *_init_advice(rows), "normalized inputs"]
     out = [] if math.isfinite(cost) else [
         _finding("non_finite", None, 1, 0, f"the cost on the batch is {cost}", diverging, AUTOTRAINER)]
@@ -235,10 +245,10 @@ def _check(net, Xp, yp):
     if len(rows) >= 2:
         first, last = rows[0]["grad_norm"], rows[-1]["grad_norm"]
         ratio = first / last if last else (math.inf if first else math.nan)
-    findings = _findings(rows, cost, ratio)
+    found = findings(rows, cost, ratio)
     for r in rows:
         del r["bad_weights"], r["bad_grads"]
-    return HealthReport(rows, cost, ratio, findings)
+    return HealthReport(rows, cost, ratio, found)
 
 
 def _require_net(net):
