@@ -140,7 +140,7 @@ def test_str_is_a_table():
     text = str(check_match((X[:200], y[:200]), (X[200:], y[200:]), feature_names=NAMES))
     lines = text.splitlines()
     assert lines[0].startswith(("same", "different"))
-    for name in [*NAMES, "label", "domain classif."]:
+    for name in [*NAMES, "label", "domain classifier"]:
         assert any(line[2:].startswith(name) for line in lines[2:]), name
     m = check_match(X[:200], X[200:], classifier=False)
     assert m.auc is None and m.auc_p_value is None and "domain" not in str(m) + m.verdict
@@ -176,3 +176,86 @@ def test_labels_on_one_side_only_are_refused():
         nr.check_match((X, y), X)
     with pytest.raises(nr.NNRecipeError, match="got labels for b only"):
         nr.check_match(X, (X, y))
+
+
+LONG = ["bill_length_in_millimetres", "flipper_length_mm", "body_mass_g",
+        "a_column_name_far_longer_than_the_forty_characters_of_a_row"]
+
+
+def test_features_are_kept_whole_in_the_result_its_dict_and_its_table():
+    rng = np.random.default_rng(9)
+    X, y = rng.normal(size=(400, 4)), rng.integers(0, 2, 400)
+    X[200:, 3] += 1.0                                   # the long-named column differs
+    m = check_match((X[:200], y[:200]), (X[200:], y[200:]), features=LONG, classifier=False)
+    assert m.feature_names == LONG and m.to_dict()["feature_names"] == LONG
+    assert sorted(t.name for t in m.features) == sorted(LONG) and m.worst_features == [LONG[3]]
+    assert f"'{LONG[3]}' differs most" in m.verdict
+    text = str(m)
+    for name in LONG:                                   # str cut names to 15 characters before
+        assert any(line[2:] == name or line[2:].startswith(name + " ") for line in text.splitlines()), name
+    lines = text.splitlines()
+    top = lines.index(f"* {LONG[3]}")                   # longer than the column: a line of its own,
+    numbers = lines[top + 1].split()                    # its test and numbers on the next
+    assert lines[top + 1].startswith(" " * 20) and numbers[0] == "ks" and len(numbers) == 4
+    assert json.loads(json.dumps(m.to_dict()))["feature_names"] == LONG
+
+
+def test_feature_names_is_still_accepted_as_the_former_name():
+    X = np.random.default_rng(10).normal(size=(100, 2))
+    old = check_match(X[:50], X[50:], feature_names=["p", "q"], classifier=False)
+    assert old.feature_names == ["p", "q"] and old.to_dict() == check_match(
+        X[:50], X[50:], features=["p", "q"], classifier=False).to_dict()
+    assert check_match(X[:50], X[50:], classifier=False).feature_names == ["x0", "x1"]
+    with pytest.raises(NNRecipeError, match="feature_names must be left out when features is given"):
+        check_match(X[:50], X[50:], features=["p", "q"], feature_names=["r", "s"])
+    with pytest.raises(NNRecipeError, match="features must be 2 names"):
+        check_match(X[:50], X[50:], features=["p"])
+
+
+class Frame:
+    """The part of a DataFrame check_match reads: .columns and the values as an array."""
+
+    def __init__(self, values, columns):
+        self.values, self.columns = np.asarray(values), list(columns)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.values if dtype is None else self.values.astype(dtype)
+
+    def __len__(self):
+        return len(self.values)
+
+
+def test_names_come_from_a_dataframe():
+    rng = np.random.default_rng(11)
+    X, y = rng.normal(size=(200, 3)), rng.integers(0, 2, 200)
+    a, b = Frame(X[:100], LONG[:3]), Frame(X[100:], LONG[:3])
+    m = check_match((a, y[:100]), (b, y[100:]), classifier=False)
+    assert m.feature_names == LONG[:3] and {t.name for t in m.features} == set(LONG[:3])
+    assert check_match(a, X[100:], classifier=False).feature_names == LONG[:3]     # one frame is enough
+    assert check_match(a, b, features=["p", "q", "r"], classifier=False).feature_names == ["p", "q", "r"]
+    with pytest.raises(NNRecipeError, match="a and b must be DataFrames with the same columns in the same order"):
+        check_match(a, Frame(X[100:], LONG[2::-1]), classifier=False)
+
+
+def test_names_come_from_a_pandas_dataframe():
+    pd = pytest.importorskip("pandas")
+    X = np.random.default_rng(12).normal(size=(100, 2))
+    m = check_match(pd.DataFrame(X[:50], columns=LONG[:2]), pd.DataFrame(X[50:], columns=LONG[:2]),
+                    classifier=False)
+    assert m.feature_names == LONG[:2]
+
+
+def test_cli_check_match_shows_whole_column_names(tmp_path, capsys):
+    from nnrecipe.cli import main
+    from nnrecipe.data.io import write_data
+    rng = np.random.default_rng(13)
+    X, y = rng.normal(size=(400, 4)), rng.integers(0, 2, 400)
+    write_data(tmp_path / "a.csv", X[:200], y[:200], LONG, "label")
+    write_data(tmp_path / "b.csv", X[200:], y[200:], LONG, "label")
+    assert main(["check-match", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--target", "label"]) == 0
+    out = capsys.readouterr().out
+    for name in LONG:
+        assert f"  {name}" in out, name
+    write_data(tmp_path / "c.csv", X[200:, ::-1], y[200:], LONG[::-1], "label")     # same columns, other order
+    assert main(["check-match", str(tmp_path / "a.csv"), str(tmp_path / "c.csv"), "--target", "label"]) == 2
+    assert "B must have the columns of A in the same order" in capsys.readouterr().err

@@ -418,8 +418,11 @@ def split(args):
 def check_match(args):
     from .data.match import check_match as check
     a, b = _read(args.a, args), _read(args.b, args)
+    if a.features is not None and b.features is not None and list(a.features) != list(b.features):
+        raise NNRecipeError(f"B must have the columns of A in the same order; got {list(b.features)[:6]} for "
+                            f"{list(a.features)[:6]}")
     m = check((a.X.reshape(len(a.X), -1), a.y), (b.X.reshape(len(b.X), -1), b.y), alpha=args.alpha,
-              feature_names=a.features, seed=args.seed)
+              features=a.features, seed=args.seed)
     print(m)
     return 0 if m.same else 1
 

@@ -21,6 +21,7 @@ from .normalize import Standardizer
 
 MIN_ROWS = 10          # fewer rows per set and no test has any power
 MAX_CATEGORIES = 20    # integer-valued columns with at most this many values count as categorical
+NAME_WIDTH = 40        # str(Match): a longer column name gets a line of its own (names are never cut)
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,15 @@ def holm(p_values):
     return adjusted
 
 
+def _columns(X):
+    """The column names of a DataFrame (pandas, polars: anything with .columns), else None."""
+    columns = None if isinstance(X, np.ndarray) else getattr(X, "columns", None)
+    return None if columns is None else [str(c) for c in columns]
+
+
 def _arrays(obj, name):
-    """(X (n, d) float, images flattened; y or None) from a Subset, an object with .X/.y, a pair (X, y) or a bare X."""
+    """(X (n, d) float, images flattened; y or None; X's column names or None) from a Subset, an object
+    with .X/.y, a pair (X, y) or a bare X (a DataFrame gives its column names)."""
     if hasattr(obj, "_unlocked_arrays"):        # a locked test set hands its data over unopened
         X, y = obj._unlocked_arrays()
     elif hasattr(obj, "X") and hasattr(obj, "y"):
@@ -63,13 +71,32 @@ def _arrays(obj, name):
         X, y = obj
     else:
         X, y = obj, None
+    columns = _columns(X)
     X = as_rows(X, f"{name} (X)")
     expect(len(X) >= MIN_ROWS, f"{name}", f"at least {MIN_ROWS} rows", f"{len(X)}")
     if y is not None:
         y = as_targets(y, len(X), f"{name} (y)")
         expect(y.ndim == 1 or y.shape[1] == 1, f"{name} (y)", "one target column", f"shape {y.shape}")
         y = y.reshape(-1)
-    return X, y
+    return X, y, columns
+
+
+def _names(features, feature_names, columns_a, columns_b, d):
+    """The d column names: `features` (or its former name `feature_names`), else a DataFrame's columns,
+    else x0, x1, …"""
+    given = "features"
+    if feature_names is not None:
+        expect(features is None or list(map(str, features)) == list(map(str, feature_names)), "feature_names",
+               "left out when features is given (it is the former name of features)", "other names than features")
+        features, given = feature_names, "feature_names"
+    if features is None and columns_a is not None and columns_b is not None:
+        expect(columns_a == columns_b, "a and b", "DataFrames with the same columns in the same order",
+               f"{columns_a[:5]} and {columns_b[:5]}")
+    if features is None:
+        features = columns_a or columns_b or [f"x{j}" for j in range(d)]
+    names = [str(s) for s in features]
+    expect(len(names) == d, given, f"{d} names (one per column)", f"{len(names)}")
+    return names
 
 
 def _is_categorical(values):
@@ -123,32 +150,34 @@ def _domain_auc(Xa, Xb, max_rows, seed):
     return float(auc), float(stats.norm.sf(np.mean(z)))
 
 
-def check_match(a, b, *, alpha=0.05, categorical=None, feature_names=None, classifier=True,
-                max_rows=20000, seed=0):
+def check_match(a, b, *, alpha=0.05, categorical=None, features=None, classifier=True, max_rows=20000, seed=0,
+                feature_names=None):
     """Test whether data sets a and b come from one distribution; returns a Match.
 
     a, b : a Subset (read through `_unlocked_arrays()`, so a locked test set stays locked), an
         object with .X and .y, a pair (X, y) or a bare X. X is (n, d), the same d in both;
         y is (n,) or None; at least 10 rows each.
+    features : the d column names, kept whole in the result (Match.feature_names, the tests' names,
+        to_dict, str); default: the columns of a DataFrame a or b, else "x0", "x1", ….
+        feature_names : the former name of `features`, still accepted.
     categorical : column indices or names tested with χ²; None: integer-valued columns with
-        ≤ 20 distinct values. feature_names : d names (default "x0", "x1", …).
+        ≤ 20 distinct values.
     classifier : also train a domain classifier on ≤ max_rows rows of each set (seeded).
     """
     expect(isinstance(alpha, numbers.Real) and 0 < alpha < 1, "alpha", "a number in (0, 1)", repr(alpha))
     expect(isinstance(max_rows, numbers.Integral) and not isinstance(max_rows, bool) and max_rows >= MIN_ROWS,
            "max_rows", f"an integer ≥ {MIN_ROWS}", repr(max_rows))
-    (Xa, ya), (Xb, yb) = _arrays(a, "a"), _arrays(b, "b")
+    (Xa, ya, columns_a), (Xb, yb, columns_b) = _arrays(a, "a"), _arrays(b, "b")
     d = Xa.shape[1]
     expect(Xb.shape[1] == d, "a and b", "the same number of columns", f"shapes {Xa.shape} and {Xb.shape}")
-    names = [f"x{j}" for j in range(d)] if feature_names is None else [str(s) for s in feature_names]
-    expect(len(names) == d, "feature_names", f"{d} names (one per column)", f"{len(names)}")
+    names = _names(features, feature_names, columns_a, columns_b, d)
     if categorical is None:
         is_cat = [_is_categorical(np.concatenate([Xa[:, j], Xb[:, j]])) for j in range(d)]
     else:
         is_cat = [False] * d
         for c in [categorical] if isinstance(categorical, (str, numbers.Integral)) else categorical:
             ok = c in names if isinstance(c, str) else isinstance(c, numbers.Integral) and -d <= c < d
-            expect(ok, "categorical", f"column indices in [0, {d}) or names from feature_names", repr(c))
+            expect(ok, "categorical", f"column indices in [0, {d}) or names from features", repr(c))
             is_cat[names.index(c) if isinstance(c, str) else int(c)] = True
 
     one = "a" if yb is None else "b"
@@ -167,7 +196,8 @@ def check_match(a, b, *, alpha=0.05, categorical=None, feature_names=None, class
     adjusted = holm(p)
     tests = [Test(t.name, t.test, t.statistic, t.p_value, float(q)) for t, q in zip(tests, adjusted)]
     label = tests.pop() if len(tests) > d else None
-    return Match(tests, label, auc, auc_p, float(adjusted[-1]) if classifier else None, alpha, len(Xa), len(Xb))
+    return Match(tests, label, auc, auc_p, float(adjusted[-1]) if classifier else None, alpha, len(Xa), len(Xb),
+                 feature_names=names)
 
 
 def _fmt(t):
@@ -182,10 +212,12 @@ class Match:
     features : list of Test (name, test, statistic, p_value, p_adjusted), most different first.
     worst_features : names of the features rejected, most different first. label : Test or None.
     auc, auc_p_value, auc_p_adjusted : the domain classifier's (None without one). n_a, n_b : rows.
+    feature_names : the names of the columns, whole, in the data's order.
     """
 
-    def __init__(self, tests, label, auc, auc_p_value, auc_p_adjusted, alpha, n_a, n_b):
+    def __init__(self, tests, label, auc, auc_p_value, auc_p_adjusted, alpha, n_a, n_b, feature_names=None):
         self.features = sorted(tests, key=lambda t: (t.p_adjusted, t.p_value, -t.statistic))
+        self.feature_names = [t.name for t in tests] if feature_names is None else [str(f) for f in feature_names]
         self.label, self.auc, self.auc_p_value, self.auc_p_adjusted = label, auc, auc_p_value, auc_p_adjusted
         self.alpha, self.n_a, self.n_b = float(alpha), n_a, n_b
         self.worst_features = [t.name for t in self.features if t.p_adjusted <= alpha]
@@ -220,17 +252,25 @@ class Match:
         return f"Match(same={self.same}, verdict={self.verdict!r})"
 
     def __str__(self, limit=20):
-        rows = [f"{'':2}{'feature':<16}{'test':<6}{'statistic':>11}{'p':>10}{'adjusted p':>12}"]
-        shown = self.features[:limit] + ([self.label] if self.label is not None else [])
-        for t in shown:
-            mark = "* " if t.p_adjusted <= self.alpha else "  "
-            rows.append(f"{mark}{t.name[:15]:<16}{t.test:<6}{t.statistic:>11.4g}{t.p_value:>10.2g}{t.p_adjusted:>12.2g}")
+        """The verdict and a table of the tests. Column names are never cut: the name column is as wide
+        as the longest name (up to NAME_WIDTH); a longer name has a line of its own above its numbers."""
+        def line(name, test, statistic, p, adjusted):
+            mark = "* " if adjusted <= self.alpha else "  "
+            numbers = f"{test:<6}{statistic:>11.4g}{p:>10.2g}{adjusted:>12.2g}"
+            return [f"{mark}{name:<{width}}{numbers}"] if len(name) < width else [f"{mark}{name}", f"{'':{2 + width}}{numbers}"]
+
+        tests = self.features[:limit] + ([self.label] if self.label is not None else [])
+        auc = [("domain classifier", "auc", self.auc, self.auc_p_value, self.auc_p_adjusted)] if self.auc is not None else []
+        width = min(NAME_WIDTH, max(len(name) for name in ["feature", *(t.name for t in tests), *(a[0] for a in auc)])) + 1
+        rows = [f"{'':2}{'feature':<{width}}{'test':<6}{'statistic':>11}{'p':>10}{'adjusted p':>12}"]
+        for t in self.features[:limit]:
+            rows += line(t.name, t.test, t.statistic, t.p_value, t.p_adjusted)
         if len(self.features) > limit:
             rows.append(f"  … {len(self.features) - limit} more features, none more different")
-        if self.auc is not None:
-            mark = "* " if self.auc_p_adjusted <= self.alpha else "  "
-            rows.append(f"{mark}{'domain classif.':<16}{'auc':<6}{self.auc:>11.4g}{self.auc_p_value:>10.2g}"
-                        f"{self.auc_p_adjusted:>12.2g}")
+        for t in tests[len(self.features[:limit]):]:
+            rows += line(t.name, t.test, t.statistic, t.p_value, t.p_adjusted)
+        for a in auc:
+            rows += line(*a)
         head = f"check_match: n_a = {self.n_a}, n_b = {self.n_b}, alpha = {self.alpha:g} (Holm; * rejected)"
         return "\n".join([self.verdict, head, *rows])
 
@@ -240,5 +280,5 @@ class Match:
                 "features": [t.to_dict() for t in self.features],
                 "label": None if self.label is None else self.label.to_dict(),
                 "auc": self.auc, "auc_p_value": self.auc_p_value, "auc_p_adjusted": self.auc_p_adjusted,
-                "alpha": self.alpha, "n_a": self.n_a, "n_b": self.n_b}
+                "alpha": self.alpha, "n_a": self.n_a, "n_b": self.n_b, "feature_names": list(self.feature_names)}
 
