@@ -96,7 +96,7 @@ def test_holm_known_values():
 
 
 class LockedSubset:
-    """Like split's locked test set: .X raises, _unlocked_arrays hands the data over."""
+    """Like split's locked test set: .X raises, peek hands the data over."""
 
     def __init__(self, X, y):
         self._data = (X, y)
@@ -108,12 +108,12 @@ class LockedSubset:
 
     y = X
 
-    def _unlocked_arrays(self):
+    def peek(self):
         self.calls += 1
         return self._data
 
 
-def test_locked_subset_is_read_through_unlocked_arrays():
+def test_locked_subset_is_read_through_peek():
     X, y = mixed(np.random.default_rng(6), 600)
     locked = LockedSubset(X[300:], y[300:])
     dev = types.SimpleNamespace(X=X[:300], y=y[:300])          # a plain object with .X and .y

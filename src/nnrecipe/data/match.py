@@ -63,8 +63,8 @@ def _columns(X):
 def _arrays(obj, name):
     """(X (n, d) float, images flattened; y or None; X's column names or None) from a Subset, an object
     with .X/.y, a pair (X, y) or a bare X (a DataFrame gives its column names)."""
-    if hasattr(obj, "_unlocked_arrays"):        # a locked test set hands its data over unopened
-        X, y = obj._unlocked_arrays()
+    if hasattr(obj, "peek"):                    # a locked test set hands its data over unopened
+        X, y = obj.peek()
     elif hasattr(obj, "X") and hasattr(obj, "y"):
         X, y = obj.X, obj.y
     elif isinstance(obj, (tuple, list)) and len(obj) == 2 and np.ndim(obj[0]) >= 2:
@@ -154,7 +154,7 @@ def check_match(a, b, *, alpha=0.05, categorical=None, features=None, classifier
                 feature_names=None):
     """Test whether data sets a and b come from one distribution; returns a Match.
 
-    a, b : a Subset (read through `_unlocked_arrays()`, so a locked test set stays locked), an
+    a, b : a Subset (read through `peek()`, so a locked test set stays locked), an
         object with .X and .y, a pair (X, y) or a bare X. X is (n, d), the same d in both;
         y is (n,) or None; at least 10 rows each.
     features : the d column names, kept whole in the result (Match.feature_names, the tests' names,
