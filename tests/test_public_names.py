@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import nnrecipe as nr
-from nnrecipe.doctor.health import Finding, findings
+from nnrecipe.doctor.health import Finding, findings, gradient_ratio
 from nnrecipe.gradcheck import check_problem
 
 SRC = Path(nr.__file__).parent
@@ -76,10 +76,18 @@ def test_findings_applies_the_rules_to_any_models_rows():
     assert findings(healthy, cost=float("nan"), ratio=0.5)[0].rule == "non_finite"
 
 
+def test_gradient_ratio():
+    assert gradient_ratio([_row("W1", 0.5)]) is None
+    assert gradient_ratio([_row("W1", 0.5), _row("W2", 0.1), _row("W3", 2.0, output=True)]) == 0.25
+    assert gradient_ratio([_row("W1", 0.5), _row("W2", 0.0)]) == float("inf")
+    assert np.isnan(gradient_ratio([_row("W1", 0.0), _row("W2", 0.0)]))
+
+
 def test_the_torch_monitor_uses_the_same_rules():
     pytest.importorskip("torch")
     import nnrecipe.adapters.torch as adapter
-    assert adapter.findings is findings and adapter.check_problem is check_problem
+    assert adapter.findings is findings and adapter.gradient_ratio is gradient_ratio
+    assert adapter.check_problem is check_problem
 
 
 # ---- gradcheck.check_problem ---------------------------------------------------------------------

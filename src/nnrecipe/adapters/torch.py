@@ -30,9 +30,10 @@ from torch import nn
 
 from .._checks import shown
 from ..doctor.diagnose import Diagnosis, diagnose
-from ..doctor.health import HealthReport, findings
+from ..doctor.health import HealthReport, findings, gradient_ratio
 from ..errors import NNRecipeError, expect
 from ..gradcheck import check_problem
+from ..training.callbacks import Patience
 
 __all__ = ["Diagnosis", "EarlyStopping", "GradientMonitor", "diagnose", "gradcheck", "init_"]
 
@@ -444,10 +445,7 @@ class GradientMonitor:
                          "weight_norm": weight_norms[k], "bad_weights": int(bad[k][0]),
                          # a NaN/inf norm earlier in the epoch counts even if the last gradient is finite
                          "bad_grads": int(bad[k][1]) or int(len(finite) < len(recorded))})
-        ratio = None
-        if len(rows) >= 2:
-            first, last = rows[0]["grad_norm"], rows[-1]["grad_norm"]
-            ratio = first / last if last else (math.inf if first else math.nan)
+        ratio = gradient_ratio(rows)
         found = [_torch_message(f, rows) for f in findings(rows, cost, ratio)]
         for r in rows:
             del r["bad_weights"], r["bad_grads"]
@@ -490,7 +488,7 @@ def _torch_message(finding, rows):
 
 
 # ---- early stopping ------------------------------------------------------------------------------
-class EarlyStopping:
+class EarlyStopping(Patience):
     """Stop when a monitored value has not improved by more than `min_delta` for `patience` calls,
     keeping a copy of the best model's state_dict (on the CPU).
 
@@ -501,18 +499,12 @@ class EarlyStopping:
 
     mode "min" (a loss, an error) or "max" (an accuracy). A NaN value never improves. After a
     run: best (value), best_epoch (0-based count of step calls), wait, stopped (True once step
-    said stop).
+    said stop). The rule is nnrecipe's `Patience`, as in nnrecipe.EarlyStopping.
     """
 
     def __init__(self, patience=10, min_delta=0.0, mode="min"):
-        ok = isinstance(patience, numbers.Integral) and not isinstance(patience, bool) and patience >= 0
-        expect(ok, "patience", "an integer ≥ 0", repr(patience))
-        ok = isinstance(min_delta, numbers.Real) and not isinstance(min_delta, bool) and min_delta >= 0
-        expect(ok, "min_delta", "a number ≥ 0", repr(min_delta))
-        expect(mode in ("min", "max"), "mode", "'min' or 'max'", repr(mode))
-        self.patience, self.min_delta, self.mode = int(patience), float(min_delta), mode
-        self.best = math.inf if mode == "min" else -math.inf
-        self.best_epoch, self.best_state, self.wait, self.stopped, self._calls = None, None, 0, False, 0
+        super().__init__(patience, min_delta, mode)
+        self.best_state, self.stopped = None, False
 
     def step(self, value, model):
         """Record this epoch's `value` (a number or a one-element tensor); True means stop."""
@@ -521,15 +513,10 @@ class EarlyStopping:
             expect(value.numel() == 1, "value", "a number or a one-element tensor", f"shape {tuple(value.shape)}")
             value = value.item()
         expect(isinstance(value, numbers.Real) and not isinstance(value, bool), "value", "a number", repr(value))
-        value, epoch = float(value), self._calls
-        self._calls += 1
-        better = value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
-        if better:
-            self.best, self.best_epoch, self.wait = value, epoch, 0
+        if self.update(float(value)):
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         else:
-            self.wait += 1
-            self.stopped = self.stopped or self.wait >= self.patience
+            self.stopped = self.stopped or self.exhausted
         return self.stopped
 
     def restore(self, model):

@@ -25,12 +25,12 @@ from .._checks import as_matrix, as_targets, one_of, positive, probability
 from ..engine.serialize import atomic_write
 from ..errors import DivergenceWarning, NNRecipeError, expect
 from ..recipe.trainers import Result
+from ..training.callbacks import PLATEAU_MIN_DELTA, PLATEAU_PATIENCE, Patience   # the recipe's plateau of J
 from .torch import GradientMonitor
 
 KEYS = ("hidden", "keep_prob", "l2", "lr", "epochs", "batch_size", "optimizer")
 FIELDS = ("cost", "penalty", "train_error", "dev_cost", "dev_error")
 MOMENTUM = 0.9
-PLATEAU_PATIENCE, PLATEAU_MIN_DELTA = 10, 1e-4      # the recipe's plateau of J (never looks at dev)
 
 
 def mlp_factory(n_in, n_out):
@@ -187,7 +187,7 @@ class TorchTrainer:
         shuffle = torch.Generator().manual_seed(seed)  # the same permutation on every rank
         batches = 1 if c["batch_size"] is None else math.ceil(len(Xt) / c["batch_size"])
         watch = GradientMonitor(module, every=max(1, batches // 4))    # a few records per epoch
-        m, history, best, wait = len(Xt), {k: [] for k in FIELDS}, math.inf, 0
+        m, history, plateau = len(Xt), {k: [] for k in FIELDS}, Patience(PLATEAU_PATIENCE, PLATEAU_MIN_DELTA)
         self.stop_reason_ = None
         for epoch in range(c["epochs"]):
             net.train()
@@ -226,8 +226,8 @@ class TorchTrainer:
                 self.stop_reason_ = f"the cost became {logs['cost']}: try a lower learning rate"
                 warnings.warn(self.stop_reason_, DivergenceWarning, stacklevel=2)
                 break
-            best, wait = (logs["cost"], 0) if logs["cost"] < best - PLATEAU_MIN_DELTA else (best, wait + 1)
-            if wait >= PLATEAU_PATIENCE:
+            plateau.update(logs["cost"])
+            if plateau.exhausted:
                 self.stop_reason_ = f"plateau: J gained less than {PLATEAU_MIN_DELTA:g} in {PLATEAU_PATIENCE} epochs"
                 break
         self.epochs_run_ = len(history["cost"])

@@ -141,6 +141,15 @@ def _finding(rule, layer, value, threshold, message, repairs, anchor):
     return Finding(rule, layer, float(value), float(threshold), message, ", ".join(repairs), anchor)
 
 
+def gradient_ratio(rows):
+    """‖dW_first‖ / ‖dW_last‖ from per-layer rows (their grad_norm, first layer to last): None with
+    fewer than 2 rows; inf when only the last norm is 0, NaN when both are."""
+    if len(rows) < 2:
+        return None
+    first, last = rows[0]["grad_norm"], rows[-1]["grad_norm"]
+    return first / last if last else (math.inf if first else math.nan)
+
+
 def findings(rows, cost, ratio):
     """The rules of this module applied to per-layer statistics: a list of Finding (empty: healthy).
 
@@ -150,7 +159,7 @@ def findings(rows, cost, ratio):
         number of NaN/infinite weights and gradients). Any model's statistics will do: the torch
         adapter's GradientMonitor passes its own.
     cost : J on the batch (a NaN or infinite cost is a finding, and the other rules are skipped).
-    ratio : ‖dW_first‖ / ‖dW_last‖, or None with one layer.
+    ratio : ‖dW_first‖ / ‖dW_last‖ (gradient_ratio(rows)), or None with one layer.
     """
     diverging = ["a lower learning rate", "gradient clipping", *_init_advice(rows), "normalized inputs"]
     out = [] if math.isfinite(cost) else [
@@ -241,10 +250,7 @@ def _check(net, Xp, yp):
             r["grad_norm"], r["weight_norm"] = _norm(layer.grads["W"]), _norm(layer.params["W"])
             r["bad_weights"], r["bad_grads"] = (sum(int((~np.isfinite(v)).sum()) for v in arrays.values())
                                                 for arrays in (layer.params, layer.grads))
-    ratio = None
-    if len(rows) >= 2:
-        first, last = rows[0]["grad_norm"], rows[-1]["grad_norm"]
-        ratio = first / last if last else (math.inf if first else math.nan)
+    ratio = gradient_ratio(rows)
     found = findings(rows, cost, ratio)
     for r in rows:
         del r["bad_weights"], r["bad_grads"]

@@ -7,6 +7,11 @@
 Stop training by setting `run.stop_training = True`. A callback with state that must survive
 a resume gives `state_dict()` (JSON-able values and ndarrays) and `load_state_dict(state)`.
 
+The patience rule (improve by more than min_delta within `patience` epochs) is written once, in
+`Patience`; EarlyStopping here, nnrecipe.torch's EarlyStopping and the torch trainer's plateau stop
+use it. `plateau_stop()` is the recipe's plateau of the training cost J (PLATEAU_PATIENCE epochs
+without a gain of PLATEAU_MIN_DELTA), a stop that never looks at dev.
+
 One callback object may serve several fit calls (a list built once for a hyperparameter loop,
 or fit called twice to train longer), as in Keras: a callback with per-run state resets it in
 on_train_begin unless `run.resumed` is True. `run.resumed` is True only for
@@ -15,10 +20,67 @@ before on_train_begin, so that on_train_begin sees the restored state and must k
 """
 
 import math
+import numbers
 import sys
 import time
 
-from ..errors import NNRecipeError
+from ..errors import NNRecipeError, expect
+
+PLATEAU_PATIENCE, PLATEAU_MIN_DELTA = 10, 1e-4      # the recipe's plateau of J: no gain of 1e-4 in 10 epochs
+
+
+class Patience:
+    """The patience rule: a value improves when it beats the best so far by more than `min_delta`
+    (is lower, mode "min": a loss, an error; is higher, mode "max": an accuracy). `wait` counts the
+    updates since the last improvement; the rule is `exhausted` once wait ≥ patience. A NaN never
+    improves.
+
+        rule = Patience(patience=10, min_delta=1e-4)
+        for epoch in range(epochs):
+            ...; rule.update(cost, epoch)
+            if rule.exhausted: break
+
+    Attributes: best (±inf before a first improvement), best_epoch (the `epoch` given with the best
+    value; by default the 0-based count of updates; None before), wait, updates (how many values).
+    """
+
+    def __init__(self, patience=10, min_delta=0.0, mode="min"):
+        ok = isinstance(patience, numbers.Integral) and not isinstance(patience, bool) and patience >= 0
+        expect(ok, "patience", "an integer ≥ 0", repr(patience))
+        ok = isinstance(min_delta, numbers.Real) and not isinstance(min_delta, bool) and min_delta >= 0
+        expect(ok, "min_delta", "a number ≥ 0", repr(min_delta))
+        expect(mode in ("min", "max"), "mode", "'min' or 'max'", repr(mode))
+        self.patience, self.min_delta, self.mode = int(patience), float(min_delta), mode
+        self.reset()
+
+    def reset(self):
+        """Forget every value seen."""
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch, self.wait, self.updates = None, 0, 0
+
+    def update(self, value, epoch=None):
+        """Record one value; True when it improved on the best by more than min_delta (it is then
+        the best, and wait is 0), else False (wait grows by one)."""
+        epoch = self.updates if epoch is None else epoch
+        self.updates += 1
+        if self.mode == "min":
+            improved = value < self.best - self.min_delta
+        else:
+            improved = value > self.best + self.min_delta
+        if improved:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+        else:
+            self.wait += 1
+        return improved
+
+    @property
+    def exhausted(self):
+        """True once `patience` updates in a row brought no improvement."""
+        return self.wait >= self.patience
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(patience={self.patience}, min_delta={self.min_delta:g}, mode={self.mode!r}; "
+                f"best={self.best:.6g}, wait={self.wait})")
 
 
 class Callback:
@@ -32,7 +94,7 @@ class Callback:
         pass
 
 
-class EarlyStopping(Callback):
+class EarlyStopping(Callback, Patience):
     """Stop when `monitor` ("dev_error", "dev_cost", or "cost", the training J) has not improved
     by more than min_delta for `patience` epochs (epochs before start_from_epoch are not
     counted), and restore the best weights at the end, whether or not training stopped early.
@@ -40,43 +102,38 @@ class EarlyStopping(Callback):
 
     After training: best (value), best_epoch (0-based), stopped_epoch (None if it ran out).
     Each fit call starts afresh (a resumed run goes on with the state its checkpoint saved).
+    The rule is a `Patience` (EarlyStopping is one, fed the monitored value each epoch).
     """
 
     def __init__(self, monitor="dev_error", patience=10, min_delta=0.0, start_from_epoch=0, restore_best=True):
         if monitor not in ("dev_error", "dev_cost", "cost"):
             raise NNRecipeError(f"monitor must be 'dev_error', 'dev_cost' or 'cost'; got {monitor!r}")
-        if not isinstance(patience, int) or patience < 0:
-            raise NNRecipeError(f"patience must be an integer ≥ 0; got {patience!r}")
-        if not min_delta >= 0:
-            raise NNRecipeError(f"min_delta must be ≥ 0; got {min_delta!r}")
-        self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
-        self.start_from_epoch, self.restore_best = int(start_from_epoch), bool(restore_best)
-        self._reset()
+        self.monitor, self.start_from_epoch, self.restore_best = monitor, int(start_from_epoch), bool(restore_best)
+        Patience.__init__(self, patience, min_delta)
 
-    def _reset(self):
-        self.best, self.best_epoch, self.wait, self.stopped_epoch, self.best_theta = math.inf, None, 0, None, None
+    def reset(self):
+        """Forget the last run: the rule's values, the best weights and the stopped epoch."""
+        Patience.reset(self)
+        self.stopped_epoch, self.best_theta = None, None
 
     def on_train_begin(self, run):
         if not run.has_dev and self.monitor != "cost":
             raise NNRecipeError(f"EarlyStopping monitors {self.monitor!r}, so fit needs dev=(X_dev, y_dev)")
         if not run.resumed:            # a new run: forget the last one (its best weights above all)
-            self._reset()
+            self.reset()
 
     def on_epoch_end(self, run, logs):
         if run.epoch < self.start_from_epoch:
             return
-        value = logs[self.monitor]
-        if value < self.best - self.min_delta:
-            self.best, self.best_epoch, self.wait = value, run.epoch, 0
+        if self.update(logs[self.monitor], run.epoch):
             if self.restore_best:
                 self.best_theta = run.net.theta.copy()
-        else:
-            self.wait += 1
-            if self.wait >= self.patience:
-                self.stopped_epoch = run.epoch
-                run.stop_training = True
-                run.history.stop_reason = (f"early stopping: {self.monitor} did not improve for "
-                                           f"{self.patience} epochs (best {self.best:.6g} at epoch {self.best_epoch})")
+        elif self.exhausted:
+            self.stopped_epoch = run.epoch
+            run.stop_training = True
+            kind = "stopped on a plateau" if self.monitor == "cost" else "early stopping"
+            run.history.stop_reason = (f"{kind}: {self.monitor} did not improve for {self.patience} epochs "
+                                       f"(best {self.best:.6g} at epoch {self.best_epoch})")
 
     def on_train_end(self, run):
         if self.restore_best and self.best_theta is not None:
@@ -89,6 +146,13 @@ class EarlyStopping(Callback):
     def load_state_dict(self, state):
         self.best, self.best_epoch, self.wait = float(state["best"]), state["best_epoch"], int(state["wait"])
         self.stopped_epoch, self.best_theta = state["stopped_epoch"], state.get("best_theta")
+
+
+def plateau_stop():
+    """The recipe's plateau stop: EarlyStopping on the training cost J, PLATEAU_PATIENCE epochs
+    without a gain of more than PLATEAU_MIN_DELTA, keeping the last weights (it never looks at dev,
+    so it is no early stopping in the notes' sense: dev stays free for the comparisons)."""
+    return EarlyStopping(monitor="cost", patience=PLATEAU_PATIENCE, min_delta=PLATEAU_MIN_DELTA, restore_best=False)
 
 
 class Checkpoint(Callback):
