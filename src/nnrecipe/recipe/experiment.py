@@ -80,6 +80,12 @@ class Experiment:
     net: object = field(default=None, repr=False, compare=False)
 
     @property
+    def key(self):
+        """(configuration key, epochs the weights had before): the same configuration trained from other
+        weights is another experiment."""
+        return self.config.key(), self.trained_epochs - self.epochs
+
+    @property
     def stopped(self):
         """True when training ended before the configuration's epochs (a plateau, a divergence)."""
         return self.trained_epochs < self.config.epochs

@@ -84,9 +84,6 @@ class Knob:
         are missing); incumbent: the one they were compared with."""
         return None
 
-    def describe(self):
-        return self.title or self.name
-
     def __repr__(self):
         return f"{type(self).__name__}()"
 
@@ -224,7 +221,7 @@ class LearningCurve(Knob):
         gain = points[0].dev_error - points[1].dev_error          # what the last doubling of the data bought
         verdict = (f"more data would help: doubling train from {sizes[0]} to {sizes[1]} cut dev error by "
                    f"{gain:.1%}" if gain > context.tolerance / 2 else
-                   f"more data is unlikely to help much: doubling train changed dev error by {-gain:+.1%}")
+                   f"more data is unlikely to help much: doubling train changed dev error by {0.0 - gain:+.1%}")
         curve = {"sizes": sizes, "train_error": [e.train_error for e in points],
                  "dev_error": [e.dev_error for e in points], "verdict": verdict}
         return Note("learning_curve", curve, verdict)

@@ -20,7 +20,7 @@ from ..data.split import split, split_dev
 from ..doctor.diagnose import check_levels, describe_error, diagnose, error_interval
 from ..errors import LeakageWarning, NNRecipeError, TestSetWarning, expect
 from .experiment import Config, Experiment
-from .knobs import Context, check_knobs, default_knobs
+from .knobs import Candidate, Context, Skip, check_knobs, default_knobs
 from .store import RUN_FORMAT, RUN_VERSION, RunStore, fingerprint
 from .trainers import NumpyTrainer, TrainData
 
@@ -69,6 +69,11 @@ def _labels(y, n, name, rows_of):
     elif y.dtype.kind not in "biuUSO":
         raise NNRecipeError(f"{name} must be class labels (numbers or strings); got dtype {y.dtype}")
     return y
+
+
+def _title(knob):
+    """A knob in words for the trail: its title, else its name."""
+    return getattr(knob, "title", None) or knob.name
 
 
 def first_config(n_features, n_train):
@@ -167,20 +172,21 @@ class Recipe:
             if d.high_bias and bias and best.config.regularized:
                 self._decide(f"avoidable bias {d.avoidable_bias:.1%} comes with the regularization chosen for "
                              "variance; a bigger network would only buy back what λ or dropout took: bias knobs "
-                             f"not turned ({', '.join(k.describe() for k in bias)})")
+                             f"not turned ({', '.join(map(_title, bias))})")
                 bias.clear()
             elif d.high_bias and bias:
                 knob = bias.pop(0)
                 why = f"avoidable bias {d.avoidable_bias:.1%} > {d.tolerance:.1%}: "
                 new = self._turn(knob, best, d, why, ties=False)
-                if new is not best and knob.repeat:
+                if new is not best and getattr(knob, "repeat", False):
                     bias.insert(0, knob)                    # it helped: grow the same way again
                 best = new
             elif d.high_variance and variance:
                 why = f"variance {d.variance:.1%} > {d.tolerance:.1%}: "
                 best = self._turn(variance.pop(0), best, d, why, ties=True)
             else:
-                left = "bias" if d.high_bias else "variance"
+                left = " or ".join(kind for kind, high in (("bias", d.high_bias), ("variance", d.high_variance))
+                                   if high)
                 self._decide(f"stop: {d.case}, and " + (
                     f"the budget of {self.budget} epochs is spent: the knobs left need more than the "
                     f"{self.budget - self._spent} epochs that remain" if self._over_budget
@@ -191,28 +197,25 @@ class Recipe:
         """Train what `knob` proposes for `best`, one candidate after the other against the incumbent
         of the moment; returns the incumbent after it (best itself when none won)."""
         proposal = knob.propose(best, diagnosis, self._context)
-        if not isinstance(proposal, (list, tuple)):
-            reason = getattr(proposal, "reason", None)
-            expect(isinstance(reason, str), f"knob {knob.name!r}'s propose", "a list of Candidate or a Skip",
-                   repr(proposal))
-            self._decide(f"{knob.describe()}: not tried, {reason}")
+        if isinstance(proposal, Skip):
+            self._decide(f"{_title(knob)}: not tried, {proposal.reason}")
             return best
+        ok = isinstance(proposal, (list, tuple)) and all(isinstance(c, Candidate) for c in proposal)
+        expect(ok, f"knob {knob.name!r}'s propose", "a list of nr.Candidate or an nr.Skip", repr(proposal))
         trained, incumbent = [], best
         for c in proposal:
             e = self._experiment(c.config, knob.name, why + c.why, warm=best if c.warm else None)
             if e is None:
                 continue
             trained.append(e)
+            if e is incumbent:                                  # the same configuration again
+                continue
             if not c.compete:
-                e.outcome = e.outcome or "a measurement, never kept"
-            elif e is incumbent:
-                pass
-            elif self._better(e, incumbent, ties):
-                e.outcome = f"kept: dev {e.dev_error:.2%} beats experiment {incumbent.id}'s {incumbent.dev_error:.2%}"
-                incumbent = e
+                e.outcome = "a measurement, never kept"
             else:
-                e.outcome = e.outcome or (f"rejected: dev {e.dev_error:.2%} does not beat experiment "
-                                          f"{incumbent.id}'s {incumbent.dev_error:.2%}")
+                e.outcome = self._verdict(e, incumbent, ties)
+                incumbent = e if e.outcome.startswith("kept") else incumbent
+            self._decide(f"experiment {e.id} {e.outcome}")
         conclude = getattr(knob, "conclude", None)
         note = conclude(best, trained, self._context) if conclude else None
         if note is not None:
@@ -223,12 +226,22 @@ class Recipe:
         self._save()
         return incumbent
 
-    def _better(self, candidate, best, ties=True):
-        """Only dev decides: fewer dev errors; with ties=True (variance knobs) an equal dev error
-        with a lower dev cost also wins, so that regularization comes when it costs nothing."""
+    def _verdict(self, candidate, best, ties):
+        """'kept: ...' or 'rejected: ...'. Only dev decides: fewer dev errors; with ties=True (variance
+        knobs) an equal count with a lower dev cost also wins, so that regularization comes when it
+        costs nothing."""
         n = self._context.n_dev
         mine, theirs = round(candidate.dev_error * n), round(best.dev_error * n)
-        return mine < theirs or (ties and mine == theirs and candidate.dev_cost < best.dev_cost)
+        if mine < theirs:
+            return f"kept: {mine} dev errors of {n}, fewer than experiment {best.id}'s {theirs}"
+        if mine > theirs:
+            return f"rejected: {mine} dev errors of {n}, more than experiment {best.id}'s {theirs}"
+        if ties and candidate.dev_cost < best.dev_cost:
+            return (f"kept: {mine} dev errors of {n} as experiment {best.id}, at a lower dev cost "
+                    f"({candidate.dev_cost:.4g} < {best.dev_cost:.4g})")
+        return (f"rejected: {mine} dev errors of {n} as experiment {best.id}" +
+                (f", at a dev cost not lower ({candidate.dev_cost:.4g} ≥ {best.dev_cost:.4g})" if ties else
+                 " (a bias knob must remove dev errors)"))
 
     def _tolerance(self):
         return check_levels(self.baseline_error, self.tolerance)[1]
@@ -238,10 +251,10 @@ class Recipe:
         """Train one configuration (from `warm`'s weights when given: only the epochs it lacks), or
         take it from this run (the same configuration twice) or from the recorded run (--resume).
         None when its epochs would pass the budget."""
-        key = cfg.key()
+        base = warm.trained_epochs if warm else 0
+        key = (cfg.key(), base)                   # a warm start from other weights is another experiment
         if key in self._done:
             return self._done[key]
-        base = warm.trained_epochs if warm else 0
         todo = cfg.epochs - base
         if self.budget is not None and self._spent + todo > self.budget:
             self._decide(f"skipped ({why}): {todo} more epochs would pass the budget of {self.budget}")
@@ -295,7 +308,7 @@ class Recipe:
             note = "opened once" if n == 1 else f"opened {n} times"
         self.record_["test"] = test
         self.test_error_ = test["error"]
-        self._decide(f"chose experiment {best.id} (lowest dev error {best.dev_error:.2%}); test set {note}: "
+        self._decide(f"chose experiment {best.id} (the incumbent, dev error {best.dev_error:.2%}); test set {note}: "
                      f"test error {describe_error(test['errors'], test['n'])}")
         openings = test["openings"]
         if recorded is None and len(openings) > 1:

@@ -81,8 +81,8 @@ class RunStore:
     """A run folder, or nothing (out None: everything stays in memory).
 
     writes : False on the ranks of a distributed run that must not write (only rank 0 does).
-    open(...) prepares the folder and, with resume, reads the recorded run; `previous` then maps a
-    configuration key to its recorded Experiment, `previous_record` is the whole record.
+    open(...) prepares the folder and, with resume, reads the recorded run; `previous` then maps an
+    experiment's key (Experiment.key) to its recorded Experiment, `previous_record` is the whole record.
     """
 
     def __init__(self, out=None, resume=False, force=False, writes=True):
@@ -135,7 +135,7 @@ class RunStore:
         self.previous_record = record
         for row in record.get("experiments", []):
             e = Experiment.from_dict(row)
-            self.previous[e.config.key()] = e
+            self.previous[e.key] = e
 
     def openings(self):
         """The test set's recorded openings ({at, reason}), oldest first."""
