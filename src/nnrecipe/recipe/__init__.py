@@ -20,7 +20,7 @@ from .knobs import (
 )
 from .loop import MIN_ROWS, Recipe
 from .store import RunStore
-from .trainers import NumpyTrainer, Result, Trainer, TrainData
+from .trainers import NumpyTrainer, Result, TrainData, Trainer
 
 __all__ = ["MIN_ROWS", "Augment", "Candidate", "Config", "Context", "Deeper", "Dropout", "Experiment", "Knob",
            "L2Grid", "LearningCurve", "Longer", "Note", "NumpyTrainer", "Recipe", "Result", "RunStore", "Skip",

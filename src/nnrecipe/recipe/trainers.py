@@ -17,15 +17,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data import augment as aug
+from ..doctor.health import GradientMonitor
 from ..engine.network import Network, mlp
 from ..engine.serialize import load
 from ..errors import expect
-from ..training.callbacks import EarlyStopping
+from ..training.callbacks import plateau_stop
 from ..training.fit import fit
-from ..doctor.health import GradientMonitor
 
 FIELDS = ("cost", "penalty", "train_error", "dev_cost", "dev_error")
-PLATEAU = {"monitor": "cost", "patience": 10, "min_delta": 1e-4, "restore_best": False}
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ class NumpyTrainer(Trainer):
         net.normalizer = data.normalizer
         if warm is not None:
             net.set_weights(warm.get_weights())
-        plateau = EarlyStopping(**PLATEAU)
+        plateau = plateau_stop()
         monitor = GradientMonitor(data.rows, data.y, every=max(1, epochs // 30), seed=seed)
         h = fit(net, data.X if config.augment else data.rows, data.y, dev=(data.X_dev, data.y_dev),
                 epochs=epochs, batch_size=config.batch_size, lr=config.lr, optimizer=config.optimizer,
