@@ -372,7 +372,7 @@ class Recipe:
     def _check_duplicates(self, s):
         """Dev and test rows that repeat a training row make their errors optimistic."""
         train = _rows(s.train.X)
-        found = {sub.name: int(rows_in(_rows(sub._unlocked_arrays()[0]), train).sum()) for sub in (s.dev, s.test)}
+        found = {sub.name: int(rows_in(_rows(sub.peek()[0]), train).sum()) for sub in (s.dev, s.test)}
         self.record_["data"]["duplicates"] = found
         if any(found.values()):
             self._warn(f"{found['dev']} dev and {found['test']} test rows duplicate training rows: dev/test errors "
