@@ -169,16 +169,29 @@ class Checkpoint(Callback):
 
 
 class Progress(Callback):
-    """A progress bar (on stderr) with the cost and dev error; silent when stderr is not a terminal."""
+    """A progress bar with the cost and dev error of the latest epoch.
 
-    def __init__(self, refresh_seconds=0.1):
-        self.refresh_seconds = refresh_seconds
+    It draws on stderr, and only when stderr is a terminal (stdout stays the program's, as with
+    tqdm); or on `console`, a rich Console, when that is a terminal. The figures shown are refreshed
+    at most every `refresh_seconds`, and at the end always those of the last epoch. A run that stops
+    before its epoch limit (a plateau, early stopping, a divergence) ends with a full bar over the
+    epochs it ran and a line with its last figures, how many epochs of the limit ran, and why it
+    stopped (History.stop_reason).
+    """
+
+    def __init__(self, refresh_seconds=0.1, console=None):
+        self.refresh_seconds, self.console = refresh_seconds, console
         self._bar = None
 
     def on_train_begin(self, run):
-        if not sys.stderr.isatty():
+        console = self.console
+        if console is None:
+            if not sys.stderr.isatty():
+                return
+            from rich.console import Console
+            console = Console(stderr=True)          # as tqdm: stdout stays the program's
+        elif not console.is_terminal:
             return
-        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -187,7 +200,8 @@ class Progress(Callback):
         )
         from rich.progress import Progress as Bar
         self._bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeRemainingColumn(), transient=False, console=Console(stderr=True))   # as tqdm: stdout stays the program's
+                        TimeRemainingColumn(), transient=False, console=console)
+        self._console = console
         self._task = self._bar.add_task("training", total=run.epochs, completed=run.epoch + 1)
         self._bar.start()
         self._last = 0.0
@@ -199,11 +213,23 @@ class Progress(Callback):
         if now - self._last < self.refresh_seconds and run.epoch + 1 < run.epochs:
             return
         self._last = now
-        text = f"cost {logs['cost']:.4f}" + (f" · dev error {logs['dev_error']:.2%}" if "dev_error" in logs else "")
-        self._bar.update(self._task, completed=run.epoch + 1, description=text)
+        self._bar.update(self._task, completed=run.epoch + 1, description=_figures(logs["cost"], logs.get("dev_error")))
 
     def on_train_end(self, run):
-        if self._bar is not None:
-            self._bar.update(self._task, completed=run.epoch + 1)
-            self._bar.stop()
-            self._bar = None
+        if self._bar is None:
+            return
+        h, done = run.history, run.epoch + 1
+        text = _figures(h.cost[-1], h.dev_error[-1] if h.dev_error else None) if len(h) else "training"
+        stopped = done < run.epochs
+        self._bar.update(self._task, completed=done, total=done if stopped else run.epochs, description=text)
+        self._bar.stop()
+        self._bar = None
+        if stopped:
+            reason = h.stop_reason or "stopped by a callback"
+            self._console.print(f"{text} · {done} of {run.epochs} epochs · {reason}", soft_wrap=True,
+                                markup=False, highlight=False)
+
+
+def _figures(cost, dev_error=None):
+    """The bar's text: "cost 0.1234 · dev error 5.00%" (without dev data: the cost alone)."""
+    return f"cost {cost:.4f}" + ("" if dev_error is None else f" · dev error {dev_error:.2%}")
