@@ -26,7 +26,7 @@ def test_peek_reads_a_locked_test_set_without_opening_it():
         warnings.simplefilter("error")
         Xt, yt = s.test.peek()
         Xt2, _ = s.test.peek()                                   # as often as needed: no opening
-    assert s.test_openings == [] and Xt2 is Xt
+    assert s.test_openings == [] and Xt2 is Xt and not hasattr(s.test, "_unlocked_arrays")
     with pytest.raises(nr.TestSetLocked):
         _ = s.test.X
     np.testing.assert_array_equal(Xt, X[s.open_test(reason="compare").index])
@@ -131,10 +131,6 @@ def test_gradcheck_of_a_network_is_check_problem_on_its_problem():
 # Private names of other libraries, used on purpose.
 FOREIGN = {("adapters/sklearn.py", "_validate_data"), ("adapters/torch.py", "_foreach_norm"),
            ("adapters/torch.py", "_NormBase"), ("recipe/loop.py", "_getframe")}
-# Files edited elsewhere at the moment that still read Subset's old private name: they should call
-# peek(), then leave this list (Subset._unlocked_arrays, kept as an alias of peek, goes with them).
-PENDING = {("data/match.py", "_unlocked_arrays"), ("recipe/loop.py", "_unlocked_arrays"),
-           ("doctor/recipe.py", "_unlocked_arrays")}
 PRIVATE_MODULES = {p.stem for p in SRC.rglob("_*.py") if not p.name.startswith("__")} | {"_fused"}
 
 
@@ -171,7 +167,7 @@ def test_no_module_reads_another_modules_private_names():
     for path in sorted(SRC.rglob("*.py")):
         rel = path.relative_to(SRC).as_posix()
         uses = [(line, text) for line, text in _foreign_private_uses(path)
-                if (rel, text.rsplit(".", 1)[-1].removeprefix("import ")) not in FOREIGN | PENDING]
+                if (rel, text.rsplit(".", 1)[-1].removeprefix("import ")) not in FOREIGN]
         if uses:
             offenders[rel] = uses
     assert offenders == {}

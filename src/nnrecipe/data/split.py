@@ -249,8 +249,6 @@ class Subset:
         model. Train and dev give the same arrays as .X and .y."""
         return self._X, self._y
 
-    _unlocked_arrays = peek        # the old private name, for callers not yet moved to peek
-
     def __len__(self):
         return len(self._index)
 
