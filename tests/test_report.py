@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+from _report_page import Page
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -247,3 +248,148 @@ def test_renders_in_headless_chromium(report, tmp_path):
                          check=True).stdout
     for sid, title in SECTIONS:
         assert re.search(rf'<section id="{sid}">\s*<h2>{re.escape(title)}</h2>', dom), sid
+
+
+# ---- issue 11: every figure of the page says the same thing --------------------------------------
+def _panels(alt):
+    """{experiment id: the dev figure of its panel} from the errors figure's alt text (the panel titles)."""
+    titles = alt.split(" | ")[1:]
+    found = [re.fullmatch(r"#(\d+) .*·\s+dev (\S+)", t) for t in titles]
+    assert all(found), titles
+    return {int(m[1]): m[2] for m in found}
+
+
+def test_panels_are_titled_with_the_dev_error_the_experiment_kept(report):
+    path, _, _ = report
+    page = Page.read(path)
+    record = make_record()
+    for x in record["experiments"]:    # neither the lowest epoch's nor the last's figure is the one kept
+        dev = x["history"]["dev_error"]
+        assert plots.error_text(x["dev_error"]) not in (plots.error_text(min(dev)), plots.error_text(dev[-1]))
+    assert _panels(page.alts("errors")[0]) == {1: "9.0%", 2: "6.5%", 3: "7.5%"}
+    rows = {int(r[0]): r for r in page.rows("errors") if len(r) == 7 and r[0].isdigit()}
+    assert {i: r[4] for i, r in rows.items()} == {1: "9.0%", 2: "6.5%", 3: "7.5%"}
+    assert rows[2][2] == "42 / 50"               # best_epoch 41 is an index: the plot's epoch 42
+    caption = page.captions("errors")[0]
+    assert "lowest dev error" in caption and "the one kept" not in caption
+
+
+def test_error_curves_titles_and_the_lowest_dev_dot():
+    history = {"train_error": [0.3, 0.1, 0.05], "dev_error": [0.3, 0.1, 0.2]}
+    fig = plots.error_curves([history, history], ["a", "b"], dev=[0.25, None])
+    assert plots.drawn(fig)["titles"] == ["a  ·  dev 25.0%", "b"]
+    assert plots.drawn(plots.error_curves([history]))["titles"] == ["#1  ·  dev 20.0%"]    # the last epoch's
+    dots = [line for line in fig.axes[0].lines if line.get_label() == "lowest dev"]
+    assert len(dots) == 1 and list(dots[0].get_xdata()) == [2]
+
+
+def _sweep_record(with_ids=True, chosen_l2=1.0, chosen=2):
+    """make_record with a λ sweep of three tied dev errors; experiment `chosen` (λ = chosen_l2) is the
+    final one, and the sweep point of λ = 1 is experiment 2."""
+    record = make_record()
+    for x, l2 in zip(record["experiments"], (0.1, chosen_l2, 0.3)):
+        x["config"]["l2"] = l2
+    record["final"]["experiment"] = chosen
+    record["lambda_sweep"] = [{"l2": 0.1, "train_error": 0.01, "dev_error": 0.05, "experiment": 1},
+                              {"l2": 0.3, "train_error": 0.02, "dev_error": 0.05, "experiment": 3},
+                              {"l2": 1.0, "train_error": 0.03, "dev_error": 0.05, "experiment": 2},
+                              {"l2": 3.0, "train_error": 0.08, "dev_error": 0.09, "experiment": 4}]
+    if not with_ids:
+        for p in record["lambda_sweep"]:
+            del p["experiment"]
+    return record
+
+
+@pytest.mark.parametrize("with_ids, chosen_l2, ringed, said", [
+    (True, 1.0, "λ of the chosen model: 1", "Ringed: λ = 1, the chosen model (experiment 2), dev error 5.0%."),
+    (False, 1.0, "λ of the chosen model: 1", "Ringed: λ = 1, the λ of the chosen model (experiment 2"),
+    (True, 0.7, "λ of the chosen model: 1", "Ringed: λ = 1, the chosen model (experiment 2)"),
+    (False, 0.7, None, ("No λ of the sweep was kept: the chosen model, experiment 2, has λ = 0.7, which the "
+                        "sweep did not try; no point is ringed.")),
+])
+def test_the_sweep_rings_the_lambda_of_the_chosen_model(tmp_path, with_ids, chosen_l2, ringed, said):
+    page = Page.read(write_report(tmp_path, _sweep_record(with_ids, chosen_l2)))
+    alt, caption = page.alts("lambda")[0], page.captions("lambda")[0]
+    marks = [part for part in alt.split(" | ") if part.startswith("ringed: ")]
+    assert marks == ([f"ringed: {ringed}"] if ringed else [])
+    assert said in caption and "best λ" not in alt + caption
+    assert "Lowest dev error 5.0% at λ = 0.1, 0.3, 1 (a 3-way tie on dev)." in caption
+
+
+def test_lambda_sweep_marks():
+    sweep = [{"l2": 1.0, "train_error": 0.1, "dev_error": 0.2}, {"l2": 0.1, "train_error": 0.1, "dev_error": 0.2}]
+    assert plots.drawn(plots.lambda_sweep(sweep))["marks"] == [{"label": "lowest dev: λ = 0.1", "x": 0.1, "y": 0.2}]
+    assert plots.drawn(plots.lambda_sweep(sweep, mark=0, mark_label="chosen"))["marks"] == [
+        {"label": "chosen", "x": 1.0, "y": 0.2}]
+    assert plots.drawn(plots.lambda_sweep(sweep, mark=None))["marks"] == []
+
+
+LONG_NAME = "flipper_length_in_millimetres_measured_at_the_base"
+
+
+def test_match_table_shows_whole_column_names(tmp_path):
+    record = make_record()                     # its check named the columns x0, x1: a version-1 record
+    record["data"]["features"] = ["bill_length_mm", LONG_NAME]
+    rows = Page.read(write_report(tmp_path, record)).rows("match")
+    assert {r[0] for r in rows[1:]} == {"bill_length_mm", LONG_NAME, "y (label)"}
+    record["match"]["features"][1]["name"] = "given by the recipe"      # names recorded: shown as they are
+    rows = Page.read(write_report(tmp_path, record)).rows("match")
+    assert {r[0] for r in rows[1:]} == {"x0", "given by the recipe", "y (label)"}
+
+
+def _chromium(*args, timeout=60):
+    """Run headless Chromium with a profile of its own; returns the CompletedProcess."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as profile:
+        flags = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--force-device-scale-factor=1", f"--user-data-dir={profile}"]
+        return subprocess.run(flags + list(args), capture_output=True, timeout=timeout, check=True)
+
+
+MAGENTA, GREEN, BLUE = (255, 0, 255), (0, 255, 0), (0, 0, 255)
+PROBE = ("<style>section:not(#errors), #errors figure { display: none !important; }"
+         "#errors { border: 3px solid rgb(255, 0, 255) !important; }"
+         "#errors td, #errors th { background: rgb(0, 255, 0) !important; color: rgb(0, 255, 0) !important; "
+         "border-color: rgb(0, 255, 0) !important; }"
+         "#errors tr:not(.detail) > td:last-child, #errors th:last-child { background: rgb(0, 0, 255) !important; "
+         "color: rgb(0, 0, 255) !important; }</style>")
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+def test_experiments_table_stays_in_its_card_at_420px(report, tmp_path):
+    """At 420 px wide the experiments table lies inside its card, its last column (kept) in view.
+
+    How: a copy of the page gets one extra style sheet (no script) that paints the errors section's
+    border magenta, every cell of its table green and the last cell of each experiment's row blue,
+    and hides the other sections and the figure (which changes no width). In Chromium's 420 px
+    screenshot the card's left and right edges are the columns that are magenta all along the band
+    between the card's top edge and the table (a table that runs out paints over the edges lower
+    down); the table is the green and blue pixels. The table runs out of its card exactly when some
+    green or blue pixel lies at or beyond an edge, and "kept" is out of view (scrolled away, or past
+    the window) exactly when no blue pixel shows. Pure colours, far from the page's own palette and
+    from anti-aliasing, keep the test independent of fonts and rendering details.
+    """
+    _, page, _ = report
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</head>", PROBE + "</head>", 1), encoding="utf-8")
+    shot = tmp_path / "shot.png"
+    _chromium("--window-size=420,3000", f"--screenshot={shot}", probe.as_uri())
+    with Image.open(shot) as img:
+        assert img.size == (420, 3000)
+        rgb = np.asarray(img.convert("RGB"), dtype=int)
+
+    def near(colour):
+        return (np.abs(rgb - colour) < 40).all(axis=2)
+
+    edge, table, kept = near(MAGENTA), near(GREEN), near(BLUE)
+    assert table.sum() > 1000 and kept.sum() > 100, "the table or its kept column is not in view"
+    top = np.flatnonzero(edge.sum(axis=1) > 200).min()               # the card's top edge
+    first = np.flatnonzero((table | kept).any(axis=1)).min()         # the table's first row of pixels
+    band = edge[top + 12:first]                                      # below the rounded corners
+    assert len(band) > 20
+    sides = np.flatnonzero(band.all(axis=0))
+    left, right = sides.min(), sides.max()
+    assert right - left > 300                                        # the card spans the window
+    columns = np.flatnonzero((table | kept).any(axis=0))
+    assert left < columns.min() and columns.max() < right, (left, right, columns.min(), columns.max())

@@ -62,10 +62,16 @@ section { background: #fff; border: 1px solid var(--line); border-radius: 8px; p
 .card.high .value, .high { color: var(--high); }
 .card.fine .value, .fine { color: var(--fine); }
 .train { color: var(--train); } .dev { color: var(--dev); }
-table { border-collapse: collapse; width: 100%; font-size: 13px; margin: 8px 0; }
+section { overflow-wrap: break-word; }
+.scroll { overflow-x: auto; margin: 8px 0; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 th { font-weight: 600; border-bottom: 2px solid var(--line); }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.n { white-space: nowrap; }
+tr.lead td { border-bottom: none; }
+#match td:first-child { overflow-wrap: anywhere; min-width: 7em; }   /* a long column name wraps, uncut */
+tr.detail td { padding-top: 0; font-size: 12px; }
 tr.final td { background: #eef4fb; }
 tr.flag td { background: #fbeeee; }
 figure { margin: 8px 0 14px; }
@@ -73,6 +79,13 @@ figure img { display: block; width: 100%; height: auto; }
 .badge { display: inline-block; padding: 1px 10px; border-radius: 11px; color: #fff; font-weight: 600; font-size: 13px; }
 .badge.fine { background: var(--fine); color: #fff; } .badge.high { background: var(--high); color: #fff; }
 ol, ul { padding-left: 22px; } li { margin: 3px 0; }
+@media (max-width: 600px) {
+  main { padding: 16px 8px 40px; }
+  section { padding: 14px 12px; }
+  table { font-size: 12px; }
+  th, td { padding: 3px 4px; }
+  .card.big .value { font-size: 36px; }
+}
 """).substitute(train=plots.TRAIN, dev=plots.DEV, high=plots.HIGH, fine=plots.FINE)
 
 
@@ -107,21 +120,12 @@ def _e(value):
     return html.escape(str(value))
 
 
-def _float(value):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
+_float = plots.finite
 
 
 def _pct(value, signed=False):
-    """A rate as a percentage: one decimal, two below 1% (where one would round to 0.0%)."""
-    v = _float(value)
-    if v is None:
-        return "—"
-    digits = 2 if 0 < abs(v) < 0.01 else 1
-    return f"{v:{'+' if signed else ''}.{digits}%}"
+    """A rate as a percentage, as the figures write it: one decimal, two below 1%."""
+    return plots.error_text(value, True, signed)
 
 
 def _num(value, spec=".3g", signed=False):
@@ -129,15 +133,24 @@ def _num(value, spec=".3g", signed=False):
     return "—" if v is None else format(v, ("+" if signed else "") + spec)
 
 
-def _table(head, rows, numeric=(), classes=None):
-    """An HTML table; cells are already-escaped HTML; columns in `numeric` are right-aligned."""
+def _table(head, rows, numeric=(), classes=None, details=None):
+    """An HTML table in a box that scrolls sideways inside its section when the table is wider than
+    the screen (it never runs out of its card). Cells are already-escaped HTML; columns in `numeric`
+    are right-aligned. details : one HTML line per row (or None), shown under it across all columns
+    but the first: prose there does not widen the columns of numbers."""
     def cell(tag, i, text):
         return f'<{tag} class="n">{text}</{tag}>' if i in numeric else f"<{tag}>{text}</{tag}>"
-    classes = classes or [""] * len(rows)
+    classes, details = classes or [""] * len(rows), details or [None] * len(rows)
     head_html = "".join(cell("th", i, _e(h)) for i, h in enumerate(head))
-    body = "".join(f'<tr class="{c}">' + "".join(cell("td", i, t) for i, t in enumerate(row)) + "</tr>"
-                   for row, c in zip(rows, classes))
-    return f"<table><thead><tr>{head_html}</tr></thead><tbody>{body}</tbody></table>"
+    body = []
+    for row, c, detail in zip(rows, classes, details):
+        lead = f"{c} lead".strip() if detail else c
+        body.append(f'<tr class="{lead}">' + "".join(cell("td", i, t) for i, t in enumerate(row)) + "</tr>")
+        if detail:
+            span = len(head) - 1
+            body.append(f'<tr class="{f"{c} detail".strip()}"><td></td><td colspan="{span}">{detail}</td></tr>')
+    return (f'<div class="scroll"><table><thead><tr>{head_html}</tr></thead><tbody>{"".join(body)}</tbody>'
+            "</table></div>")
 
 
 def _card(label, value, sub="", cls=""):
@@ -187,7 +200,8 @@ class _Page:
         final = record.get("final") or {}
         by_id = {x.get("id"): x for x in self.experiments}
         kept = [x for x in self.experiments if x.get("kept")]
-        self.final = by_id.get(final.get("experiment")) or (kept or self.experiments or [None])[-1]
+        self.chosen = by_id.get(final.get("experiment"))         # None until the run has chosen a model
+        self.final = self.chosen or (kept or self.experiments or [None])[-1]
         self.diagnosis = final.get("diagnosis") or (self.final or {}).get("diagnosis") or None
 
     def section(self, sid, title):
@@ -207,7 +221,11 @@ class _Page:
         return f"95% CI {self.fmt(ci[0])}–{self.fmt(ci[1])}, " if ci else ""
 
     def figure(self, name, fig, alt, caption=""):
-        """Save fig as figures/<name>.png and return it as an embedded <figure>."""
+        """Save fig as figures/<name>.png and return it as an embedded <figure>. Its alt text says what
+        the figure shows, read back from it: `alt`, then each panel's title and each ringed point,
+        separated by " | "."""
+        shown = plots.drawn(fig)
+        alt = " | ".join([alt, *filter(None, shown["titles"]), *(f"ringed: {m['label']}" for m in shown["marks"])])
         png = plots.save(fig, self.figures / f"{name}.png")
         fig.clear()                                     # free the artists now; nothing else holds fig
         self.written.add(name)
@@ -278,20 +296,25 @@ class _Page:
         labels = [f"#{x.get('id')} {x.get('knob', '')}" + (" (final)" if x is self.final else "") for x in runs]
         highlight = next((i for i, x in enumerate(runs) if x is self.final), None)
         fig = plots.error_curves([x["history"] for x in runs], labels, highlight,
-                                 _float(self.record.get("baseline_error")), self.percent)
+                                 _float(self.record.get("baseline_error")), self.percent,
+                                 dev=[x.get("dev_error") for x in runs])
         cap = ('<span class="train">Train</span> and <span class="dev">dev</span> error per epoch, one panel '
-               "per experiment; the dot marks the epoch of lowest dev error, the one kept.")
-        rows, classes = [], []
+               "per experiment, titled with the dev error of the weights the experiment kept (its final "
+               "weights: the table's dev column, the figure the recipe compares). The dot marks the epoch of "
+               "lowest dev error, for reference; the recipe does not stop there.")
+        rows, classes, details = [], [], []
         for x in self.experiments:
             case = (x.get("diagnosis") or {}).get("case", "")
-            best = x.get("best_epoch")
-            rows.append([_e(x.get("id")), _e(x.get("knob", "")), _e(x.get("why", "")), _config(x.get("config")),
-                         f"{_e(best)} / {_e(x.get('epochs'))}" if best is not None else _e(x.get("epochs", "—")),
+            low = x.get("best_epoch")
+            epochs = _e(x.get("epochs", "—"))
+            rows.append([_e(x.get("id")), _e(x.get("knob", "")),
+                         f"{_e(low + 1)} / {epochs}" if isinstance(low, int) else epochs,
                          self.fmt(x.get("train_error")), self.fmt(x.get("dev_error")), _e(case),
                          "✓" if x.get("kept") else "—"])
             classes.append("final" if x is self.final else "")
-        table = _table(["#", "knob", "why", "configuration", "best / epochs", "train", "dev", "case", "kept"],
-                       rows, numeric={0, 4, 5, 6}, classes=classes)
+            details.append(f"{_e(x.get('why', ''))}<br><span class='sub'>{_config(x.get('config'))}</span>")
+        table = _table(["#", "knob", "lowest dev / epochs", "train", "dev", "case", "kept"],
+                       rows, numeric={0, 2, 3, 4}, classes=classes, details=details)
         return self.figure("errors", fig, "train and dev error per epoch", cap) + table
 
     # 4
@@ -314,16 +337,51 @@ class _Page:
 
     # 5
     def lambda_(self):
-        sweep = self.record.get("lambda_sweep") or []
+        sweep = [p for p in self.record.get("lambda_sweep") or [] if isinstance(p, dict)]
         if not sweep:
             return "not run: the recipe did not sweep λ in this run"
-        fig = plots.lambda_sweep(sweep, percent=self.percent)
-        best = min(sweep, key=lambda p: _float(p.get("dev_error")) if _float(p.get("dev_error")) is not None
-                   else math.inf)
-        cap = (f"Each point a model trained with L2 strength λ (log axis). Lowest dev error "
-               f"{self.fmt(best.get('dev_error'))} at λ = {_num(best.get('l2'), 'g')}; to its left the "
-               "train–dev gap (variance) widens, to its right both errors rise (bias).")
+        at, own = self._chosen_point(sweep)
+        c = self.chosen
+        if at is None:
+            fig = plots.lambda_sweep(sweep, percent=self.percent, mark=None)
+            l2 = _float(((c or {}).get("config") or {}).get("l2"))
+            why = ("the run has not chosen a model" if c is None else
+                   f"the chosen model, experiment {c.get('id')}, has λ = {_num(l2, 'g')}, which the sweep did not try")
+            ringed = f"No λ of the sweep was kept: {why}; no point is ringed."
+        else:
+            lam = _num(sweep[at].get("l2"), "g")
+            fig = plots.lambda_sweep(sweep, percent=self.percent, mark=at, mark_label=f"λ of the chosen model: {lam}")
+            ringed = (f"Ringed: λ = {lam}, the chosen model (experiment {c.get('id')}), dev error "
+                      f"{self.fmt(sweep[at].get('dev_error'))}." if own else
+                      f"Ringed: λ = {lam}, the λ of the chosen model (experiment {c.get('id')}, dev error "
+                      f"{self.fmt(c.get('dev_error'))}); the sweep's model with that λ"
+                      + (f" (experiment {sweep[at]['experiment']})" if sweep[at].get("experiment") is not None else "")
+                      + f" has dev error {self.fmt(sweep[at].get('dev_error'))}.")
+        devs = [d for d in (_float(p.get("dev_error")) for p in sweep) if d is not None]
+        lowest = ""
+        if devs:
+            tied = sorted({_float(p.get("l2")) for p in sweep if _float(p.get("dev_error")) == min(devs)})
+            at_lam = ", ".join(_num(v, "g") for v in tied)
+            lowest = (f" Lowest dev error {self.fmt(min(devs))} at λ = {at_lam}"
+                      + (f" (a {len(tied)}-way tie on dev)." if len(tied) > 1 else "."))
+        cap = (f"Each point a model trained with L2 strength λ (log axis). {ringed}{lowest} A smaller λ "
+               "usually widens the train–dev gap (variance); a larger one raises both errors (bias).")
         return self.figure("lambda", fig, "error against lambda", _e(cap))
+
+    def _chosen_point(self, sweep):
+        """(index into sweep, True) of the point that is the chosen model (its "experiment", version 2
+        records); else (index, False) of the first point with the chosen model's λ; else (None, False)."""
+        c = self.chosen
+        if c is None:
+            return None, False
+        for i, p in enumerate(sweep):
+            if "experiment" in p and p.get("experiment") == c.get("id"):
+                return i, True
+        l2 = _float((c.get("config") or {}).get("l2"))
+        for i, p in enumerate(sweep):
+            if l2 is not None and _float(p.get("l2")) is not None and math.isclose(_float(p.get("l2")), l2):
+                return i, False
+        return None, False
 
     # 6
     def boundary(self):
@@ -379,11 +437,12 @@ class _Page:
             auc = (f"<p>Domain classifier AUC {_num(m.get('auc'), '.3f')} (p = {_num(m.get('auc_p_value'), '.2g')}): "
                    "a classifier trained to tell dev rows from test rows; 0.5 means it cannot.</p>")
         tests = [t for t in (m.get("features") or []) if isinstance(t, dict)]
+        name = self._column_names(tests)
         label = m.get("label")
         rows, classes = [], []
         for t in tests[:MATCH_ROWS] + ([dict(label, name=f"{label.get('name', 'label')} (label)")] if label else []):
-            rows.append([_e(t.get("name")), _e(t.get("test")), _num(t.get("statistic")), _num(t.get("p_value"), ".2g"),
-                         _num(t.get("p_adjusted"), ".2g")])
+            rows.append([_e(name(t.get("name"))), _e(t.get("test")), _num(t.get("statistic")),
+                         _num(t.get("p_value"), ".2g"), _num(t.get("p_adjusted"), ".2g")])
             adjusted = _float(t.get("p_adjusted"))
             classes.append("flag" if adjusted is not None and adjusted <= alpha else "")
         more = f"<p class='sub'>… and {len(tests) - MATCH_ROWS} more features.</p>" if len(tests) > MATCH_ROWS else ""
@@ -391,6 +450,16 @@ class _Page:
                 f"α = {alpha:g}, p adjusted by Holm; red rows reject at α.</p>"
         table = _table(["feature", "test", "statistic", "p", "adjusted p"], rows, numeric={2, 3, 4}, classes=classes)
         return head + auc + (table if rows else "") + more + sizes
+
+    def _column_names(self, tests):
+        """name -> the column's name to show. A record whose check named the columns x0, x1, … (the
+        recipe gave check_match no names) gets the names of data.features, which are in the same
+        order, when there is one per tested column; any other name is shown as recorded."""
+        features = (self.record.get("data") or {}).get("features") or []
+        given = {str(t.get("name")) for t in tests}
+        if len(features) != len(tests) or given != {f"x{j}" for j in range(len(tests))}:
+            return str
+        return lambda name: str(features[int(str(name)[1:])]) if str(name) in given else str(name)
 
     # 9
     def decisions(self):

@@ -10,6 +10,7 @@ train_error, dev_error); a diagnosis may be an `nr.Diagnosis` or its dict.
 """
 
 import io
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -76,6 +77,38 @@ def save(fig, path):
 def write_bytes(path, data):
     """Write bytes to path atomically: a reader sees the old file or the new one, never half."""
     atomic_write(path, lambda f: f.write(data))
+
+
+def finite(value):
+    """value as a float, or None when it is missing, not a number or not finite."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def error_text(value, percent=True, signed=False):
+    """An error as the report writes it everywhere (titles, legends, tables, cards): a rate as a
+    percentage with one decimal, two below 1% (where one would round to 0.0%); an MSE (percent=False)
+    with 3 significant digits; "—" when missing."""
+    v = finite(value)
+    if v is None:
+        return "—"
+    sign = "+" if signed else ""
+    if not percent:
+        return f"{v:{sign}.3g}"
+    return f"{v:{sign}.{2 if 0 < abs(v) < 0.01 else 1}%}"
+
+
+def drawn(fig):
+    """What a figure of this module shows, read back from its artists (for captions, alt text, tests):
+    {"titles": the left title of each visible Axes, in order; "marks": one {"label", "x", "y"} per
+    marked point (the ring of `lambda_sweep`)}."""
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    marks = [{"label": line.get_label(), "x": float(line.get_xdata()[0]), "y": float(line.get_ydata()[0])}
+             for ax in axes for line in ax.lines if line.get_gid() == "mark"]
+    return {"titles": [ax.get_title(loc="left") for ax in axes], "marks": marks}
 
 
 def _get(obj, key, default=None):
@@ -158,10 +191,13 @@ def cost_curve(history, others=(), title="Cost J per epoch"):
     return fig
 
 
-def error_curves(histories, labels=None, highlight=-1, baseline=None, percent=True):
-    """Train and dev error per epoch, one small panel per history (shared y), `highlight` marked.
+def error_curves(histories, labels=None, highlight=-1, baseline=None, percent=True, dev=None):
+    """Train and dev error per epoch, one small panel per history (shared y), `highlight` in bold.
 
-    The dot is the epoch of lowest dev error: the one early stopping keeps and diagnose reads.
+    Each panel's title gives the dev error of the weights the run kept: dev[i] when given (a run
+    record's experiments[i]["dev_error"]), else the history's last dev error (its final weights').
+    The dot marks the epoch of lowest dev error, "lowest dev" in the legend: a reference point, not
+    the weights kept unless it is the last epoch. `drawn(fig)["titles"]` reads the titles back.
     """
     n = max(len(histories), 1)
     ncols = min(n, 3)
@@ -174,15 +210,16 @@ def error_curves(histories, labels=None, highlight=-1, baseline=None, percent=Tr
         if i >= len(histories):
             ax.set_visible(False)
             continue
-        train, dev = _series(histories[i], "train_error"), _series(histories[i], "dev_error")
-        _train_dev(ax, _epochs(max(train, dev, key=len)), train, dev, lw=1.5, labels=i == 0)
+        train, dev_curve = _series(histories[i], "train_error"), _series(histories[i], "dev_error")
+        _train_dev(ax, _epochs(max(train, dev_curve, key=len)), train, dev_curve, lw=1.5, labels=i == 0)
         if baseline is not None:
             ax.axhline(baseline, color=BASELINE, ls=":", lw=1.2, label="baseline" if i == 0 else None)
-        title = str(labels[i])
-        if dev.size and np.isfinite(dev).any():
-            best = int(np.nanargmin(dev))
-            ax.plot(best + 1, dev[best], "o", color=DEV, ms=5)
-            title += f"  ·  dev {dev[best]:.1%}" if percent else f"  ·  dev {dev[best]:.3g}"
+        finite_dev = dev_curve[np.isfinite(dev_curve)]
+        if finite_dev.size:
+            low = int(np.nanargmin(dev_curve))
+            ax.plot(low + 1, dev_curve[low], "o", color=DEV, ms=5, label="lowest dev" if i == 0 else None)
+        kept = dev[i] if dev is not None else (finite_dev[-1] if finite_dev.size else None)
+        title = str(labels[i]) + (f"  ·  dev {error_text(kept, percent)}" if finite(kept) is not None else "")
         ax.set_title(title, fontsize=10, color=INK, loc="left",
                      fontweight="bold" if i == highlight else "normal")
         if i == highlight and n > 1:
@@ -226,22 +263,33 @@ def bias_variance_bar(diagnosis, title="Where the error comes from", percent=Tru
     return fig
 
 
-def lambda_sweep(sweep, title="L2 strength λ: train and dev error", percent=True):
-    """Train and dev error against λ (log x); the λ with the lowest dev error is ringed.
+def lambda_sweep(sweep, title="L2 strength λ: train and dev error", percent=True, mark="lowest",
+                 mark_label=None):
+    """Train and dev error against λ (log x), one point ringed.
 
-    λ = 0 cannot sit on a log axis, so with it the axis is symlog: linear below the smallest
-    positive λ, logarithmic above.
+    mark : which point to ring: an index into `sweep` (as given, e.g. the chosen model's point),
+    "lowest" (the lowest dev error; among ties the smallest λ) or None (no ring). mark_label : the
+    ring's legend text (default "λ = …", "lowest dev: λ = …" for "lowest"). `drawn(fig)["marks"]`
+    reads the ring back. λ = 0 cannot sit on a log axis, so with it the axis is symlog: linear
+    below the smallest positive λ, logarithmic above.
     """
-    points = sorted(sweep, key=lambda p: float(_get(p, "l2", 0.0)))
+    order = sorted(range(len(sweep)), key=lambda i: float(_get(sweep[i], "l2", 0.0)))
+    points = [sweep[i] for i in order]
     lam = np.array([float(_get(p, "l2", 0.0)) for p in points])
     train = np.array([float(_get(p, "train_error", np.nan)) for p in points])
     dev = np.array([float(_get(p, "dev_error", np.nan)) for p in points])
     fig, axes = new_figure(title, "λ", "error" if percent else "MSE")
     ax = axes[0, 0]
     _train_dev(ax, lam, train, dev, marker="o")
-    if np.isfinite(dev).any():
-        best = int(np.nanargmin(dev))
-        ax.plot(lam[best], dev[best], "o", ms=13, mfc="none", mec=DEV, mew=1.5, label=f"best λ = {lam[best]:g}")
+    at = None
+    if isinstance(mark, str) and mark == "lowest":
+        at = int(np.nanargmin(dev)) if np.isfinite(dev).any() else None
+        mark_label = mark_label or (f"lowest dev: λ = {lam[at]:g}" if at is not None else None)
+    elif mark is not None:
+        at = order.index(int(mark))             # a ValueError names a mark that is not an index of sweep
+    if at is not None:
+        ax.plot(lam[at], dev[at], "o", ms=13, mfc="none", mec=DEV, mew=1.5, gid="mark",
+                label=mark_label or f"λ = {lam[at]:g}")
     positive = lam[lam > 0]
     if positive.size:
         _log_axis(ax, "x", positive, linthresh=positive.min() if positive.size < lam.size else None)
