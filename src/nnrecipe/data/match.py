@@ -257,11 +257,15 @@ class Match:
         def line(name, test, statistic, p, adjusted):
             mark = "* " if adjusted <= self.alpha else "  "
             numbers = f"{test:<6}{statistic:>11.4g}{p:>10.2g}{adjusted:>12.2g}"
-            return [f"{mark}{name:<{width}}{numbers}"] if len(name) < width else [f"{mark}{name}", f"{'':{2 + width}}{numbers}"]
+            if len(name) < width:
+                return [f"{mark}{name:<{width}}{numbers}"]
+            return [f"{mark}{name}", f"{'':{2 + width}}{numbers}"]
 
         tests = self.features[:limit] + ([self.label] if self.label is not None else [])
-        auc = [("domain classifier", "auc", self.auc, self.auc_p_value, self.auc_p_adjusted)] if self.auc is not None else []
-        width = min(NAME_WIDTH, max(len(name) for name in ["feature", *(t.name for t in tests), *(a[0] for a in auc)])) + 1
+        auc = [] if self.auc is None else [("domain classifier", "auc", self.auc, self.auc_p_value,
+                                            self.auc_p_adjusted)]
+        names = ["feature", *(t.name for t in tests), *(a[0] for a in auc)]
+        width = min(NAME_WIDTH, max(map(len, names))) + 1
         rows = [f"{'':2}{'feature':<{width}}{'test':<6}{'statistic':>11}{'p':>10}{'adjusted p':>12}"]
         for t in self.features[:limit]:
             rows += line(t.name, t.test, t.statistic, t.p_value, t.p_adjusted)
