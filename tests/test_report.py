@@ -4,6 +4,7 @@ renders in a real browser (headless Chromium, when installed)."""
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 
 import numpy as np
@@ -236,16 +237,13 @@ def test_figures_from_a_history(moons_net, tmp_path):
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
 def test_renders_in_headless_chromium(report, tmp_path):
     path, _, _ = report
-    flags = ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu"]
     shot = tmp_path / "shot.png"
-    subprocess.run(flags + [f"--screenshot={shot}", "--window-size=1280,4000", path.as_uri()],
-                   capture_output=True, timeout=60, check=True)
+    _chromium(f"--screenshot={shot}", "--window-size=1280,4000", path.as_uri())
     with Image.open(shot) as img:
         assert img.format == "PNG" and img.size == (1280, 4000)
         pixels = np.asarray(img.convert("L"), dtype=float)
     assert pixels.var() > 100                                 # not a blank page: text and figures
-    dom = subprocess.run(flags + ["--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=60,
-                         check=True).stdout
+    dom = _chromium("--dump-dom", path.as_uri()).stdout.decode("utf-8")
     for sid, title in SECTIONS:
         assert re.search(rf'<section id="{sid}">\s*<h2>{re.escape(title)}</h2>', dom), sid
 
@@ -339,7 +337,6 @@ def test_match_table_shows_whole_column_names(tmp_path):
 
 def _chromium(*args, timeout=60):
     """Run headless Chromium with a profile of its own; returns the CompletedProcess."""
-    import tempfile
     with tempfile.TemporaryDirectory() as profile:
         flags = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
