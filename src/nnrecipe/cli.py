@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from ._checks import writable_folder, writable_path
 from .doctor.diagnose import describe_error
 from .errors import LeakageWarning, NNRecipeError, TestSetWarning
