@@ -150,3 +150,13 @@ def test_model_files_give_the_labels_of_y(tmp_path):
     assert net.classes.tolist() == ["no", "yes"] and net.features == ["a", "b"]
     np.testing.assert_array_equal(net.predict(X), r.predict(X))
     assert r.best_.classes is None                      # the network in memory still predicts indices
+
+
+def test_the_match_check_names_the_users_columns_in_full():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = (X[:, 0] > 0).astype(int)
+    names = ["a rather long column name, longer than fifteen characters", "b", "c"]
+    r = nr.Recipe(verbose=0, budget=50).fit(X, y, features=names)
+    assert r.match_.feature_names == names and r.record_["match"]["feature_names"] == names
+    assert sorted(f["name"] for f in r.record_["match"]["features"]) == sorted(names)

@@ -131,9 +131,11 @@ class Recipe:
         self._store, self._trainer = store, trainer
         n_out = 1 if len(self.classes_) <= 2 else len(self.classes_)
         self.standardizer_ = Standardizer().fit(s.train.X)
-        self.match_ = check_match(s.dev, s.test, seed=self.seed)
+        d = int(self.standardizer_.mean_.size)
+        names = None if features is None or len(features) != d else [str(f) for f in features]
+        self.match_ = check_match(s.dev, s.test, seed=self.seed, features=names)
         self._data = TrainData(s.train.X, s.train.y, _rows(s.dev.X), s.dev.y, self.standardizer_, n_out)
-        self._context = Context(len(s.train), len(s.dev), int(self.standardizer_.mean_.size), n_out, X.ndim > 2,
+        self._context = Context(len(s.train), len(s.dev), d, n_out, X.ndim > 2,
                                 bool(getattr(trainer, "augments", False)), self._tolerance())
         self.experiments_, self.decisions_, self._done, self._spent, self._over_budget = [], [], {}, 0, False
         self.record_ = self._new_record(name, features, s, fingerprint(X, y, test, self.classes_, s))
