@@ -21,7 +21,7 @@ NAMES = ["a", "b", "c", "d", "e", "colour"]
 
 def test_two_halves_of_one_shuffled_set_match():
     X, y = mixed(np.random.default_rng(0), 4000)
-    m = check_match((X[:2000], y[:2000]), (X[2000:], y[2000:]), feature_names=NAMES)
+    m = check_match((X[:2000], y[:2000]), (X[2000:], y[2000:]), features=NAMES)
     assert isinstance(m, Match) and m.same and bool(m)
     assert m.verdict.startswith("same")
     assert m.worst_features == []
@@ -33,7 +33,7 @@ def test_two_halves_of_one_shuffled_set_match():
 def test_one_shifted_feature_is_found_first():
     rng = np.random.default_rng(1)
     (Xa, ya), (Xb, yb) = mixed(rng, 2000), mixed(rng, 2000, shift=0.3)
-    m = check_match((Xa, ya), (Xb, yb), feature_names=NAMES)
+    m = check_match((Xa, ya), (Xb, yb), features=NAMES)
     assert not m.same
     assert m.verdict.startswith("different") and "'c'" in m.verdict
     assert m.worst_features[0] == "c"
@@ -47,12 +47,12 @@ def test_shifted_categorical_column_is_found_by_chi2():
     rng = np.random.default_rng(2)
     a = mixed(rng, 2000)
     b = mixed(rng, 2000, probs=(0.3, 0.3, 0.2, 0.2))
-    m = check_match(a, b, feature_names=NAMES)
+    m = check_match(a, b, features=NAMES)
     assert not m.same and m.worst_features[0] == "colour"
     assert m.features[0].test == "chi2" and m.features[0].p_adjusted < 1e-6
     assert "χ²" in m.verdict
     # named explicitly as categorical: same answer; as numeric (categorical=[]): a KS test instead
-    assert check_match(a, b, feature_names=NAMES, categorical=["colour"]).features[0].test == "chi2"
+    assert check_match(a, b, features=NAMES, categorical=["colour"]).features[0].test == "chi2"
     assert check_match(a, b, categorical=5).features[0].test == "chi2"
     assert check_match(a, b, categorical=[], classifier=False).features[0].test == "ks"
 
@@ -137,7 +137,7 @@ def test_same_seed_same_numbers_and_json():
 
 def test_str_is_a_table():
     X, y = mixed(np.random.default_rng(8), 400)
-    text = str(check_match((X[:200], y[:200]), (X[200:], y[200:]), feature_names=NAMES))
+    text = str(check_match((X[:200], y[:200]), (X[200:], y[200:]), features=NAMES))
     lines = text.splitlines()
     assert lines[0].startswith(("same", "different"))
     for name in [*NAMES, "label", "domain classifier"]:
