@@ -45,6 +45,10 @@ def test_table_rows_are_the_record(run):
     assert table == {x["id"]: (pct(x["train_error"]), pct(x["dev_error"]), "✓" if x["kept"] else "—")
                      for x in record["experiments"]}
     assert [i for i, row in table.items() if row[2] == "✓"] == [record["final"]["experiment"]]
+    head, *rows = page.rows("errors")
+    prose = [r[-1] for r in rows if len(r) != len(head)]         # each experiment's why → what became of it
+    assert len(prose) == len(record["experiments"])
+    assert all(f"{x['why']} → {x['outcome']}" in p for p, x in zip(prose, record["experiments"]))
 
 
 def test_each_panel_gives_its_rows_dev_error(run):

@@ -312,7 +312,8 @@ class _Page:
                          self.fmt(x.get("train_error")), self.fmt(x.get("dev_error")), _e(case),
                          "✓" if x.get("kept") else "—"])
             classes.append("final" if x is self.final else "")
-            details.append(f"{_e(x.get('why', ''))}<br><span class='sub'>{_config(x.get('config'))}</span>")
+            outcome = f" → {_e(x['outcome'])}" if x.get("outcome") else ""      # version 2 records
+            details.append(f"{_e(x.get('why', ''))}{outcome}<br><span class='sub'>{_config(x.get('config'))}</span>")
         table = _table(["#", "knob", "lowest dev / epochs", "train", "dev", "case", "kept"],
                        rows, numeric={0, 2, 3, 4}, classes=classes, details=details)
         return self.figure("errors", fig, "train and dev error per epoch", cap) + table
