@@ -38,13 +38,13 @@ def test_run_football_writes_the_record_the_model_and_the_report(tmp_path, capsy
 def test_the_same_command_twice_makes_two_numbered_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for _ in range(2):
-        assert main(["run", "circles", "--quiet", "--budget", "50"]) == 0
-    assert (tmp_path / "runs" / "circles" / "run.json").exists()
-    assert (tmp_path / "runs" / "circles-2" / "run.json").exists()
-    assert "circles-2" in capsys.readouterr().out
-    assert main(["run", "circles", "--quiet", "--budget", "50", "--resume"]) == 0      # the newest one
-    assert "runs/circles-2" in capsys.readouterr().out.replace("\\", "/")
-    assert not (tmp_path / "runs" / "circles-3").exists()
+        assert main(["run", "football", "--quiet", "--budget", "600"]) == 0     # the README's command, twice
+    assert (tmp_path / "runs" / "football" / "run.json").exists()
+    assert (tmp_path / "runs" / "football-2" / "run.json").exists()
+    assert "football-2" in capsys.readouterr().out
+    assert main(["run", "football", "--quiet", "--budget", "600", "--resume"]) == 0      # the newest one
+    assert "runs/football-2" in capsys.readouterr().out.replace("\\", "/")
+    assert not (tmp_path / "runs" / "football-3").exists()
 
 
 def test_run_digits_reaches_97_percent(tmp_path, capsys):
