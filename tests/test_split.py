@@ -354,16 +354,31 @@ def test_split_is_deterministic_per_seed_and_differs_across_seeds():
     np.testing.assert_array_equal(d.dev.index, a.dev.index)
 
 
-def test_split_continuous_target_is_not_stratified():
+def test_split_continuous_target_is_stratified_on_its_quantiles():
     rng = np.random.default_rng(1)
-    X, y = rng.normal(size=(300, 2)), rng.normal(size=300)
+    X, y = rng.normal(size=(300, 2)), rng.lognormal(size=300)
     s = nr.split(X, y, seed=0)
-    assert not s.stratified
+    assert s.stratified
     _check_partition(s, X, y, 300)
+    # each set holds its share (20% ± one row) of each tenth of the target's range
+    deciles = np.quantile(y, np.linspace(0, 1, 11)[1:-1])
+    for sub, share in ((s.train, 0.6), (s.dev, 0.2)):
+        counts = np.bincount(np.searchsorted(deciles, sub.y, side="right"), minlength=10)
+        assert np.all(np.abs(counts - share * 30) <= 1), counts
+    assert not nr.split(X, y, seed=0, stratify=False).stratified
     # whole-number floats with few values are labels, and are stratified
     s2 = nr.split(X, (np.arange(300) % 3).astype(float), seed=0)
     assert s2.stratified
     assert np.count_nonzero(s2.dev.y == 2.0) == 20
+
+
+@pytest.mark.parametrize("n, bins", [(30, 2), (45, 3), (150, 10), (1000, 10), (20, 1)])
+def test_quantile_bins_keep_enough_values_per_bin(n, bins):
+    from nnrecipe.data.split import quantile_bins
+    codes = quantile_bins(np.random.default_rng(0).normal(size=n))
+    assert codes.max() + 1 == bins and np.bincount(codes).min() >= (3 if bins > 1 else n)
+    # ties merge: a target with 4 distinct values gives at most 4 bins
+    assert quantile_bins(np.repeat([1.5, 2.5, 3.5, 4.5], 50)).max() + 1 <= 4
 
 
 def test_split_without_stratification_on_request():

@@ -310,8 +310,9 @@ def split(X, y=None, ratios="auto", stratify=True, groups=None, seed=0, margin=N
     stratify : keep each class's share the same in every set (within one example), and give every
         class at least one example in every set when each set has at least as many examples as
         there are classes: a class of 3 gets 1/1/1, not 2/1/0, and the classes whose counts trade
-        for it may then be more than one example off their share (`allocate`'s one_each). Ignored
-        for a continuous target, which cannot be stratified by class.
+        for it may then be more than one example off their share (`allocate`'s one_each). A
+        continuous target is stratified on its quantiles (`quantile_bins`): every set gets its share
+        of low, middle and high values.
     seed : an int, a SeedSequence or a Generator; the split uses its own stream.
     """
     X = np.asarray(X)
@@ -339,11 +340,28 @@ def split(X, y=None, ratios="auto", stratify=True, groups=None, seed=0, margin=N
     return Split(X, y, assignment, sizes, stratified)
 
 
+def quantile_bins(values, n_sets=3, per_bin=5):
+    """Bin codes (n,) of a continuous target by its quantiles: up to 10 bins of about equal size, each
+    with at least per_bin·n_sets values (fewer bins on small data), so that stratifying on the bins
+    gives every set its share of the target's range. Tied quantiles merge their bins."""
+    values = np.asarray(values, dtype=np.float64)
+    for q in range(min(10, len(values) // (per_bin * n_sets)), 1, -1):
+        edges = np.quantile(values, np.linspace(0, 1, q + 1)[1:-1])
+        codes, _ = _codes(np.searchsorted(edges, values, side="right"), "y")
+        if np.bincount(codes).min() >= n_sets:
+            return codes
+    return np.zeros(len(values), dtype=np.int64)
+
+
 def _strata(y, n, stratify, n_sets):
-    """(class codes (n,), class counts, stratified?): one pseudo-class when not stratifying."""
+    """(class codes (n,), class counts, stratified?): one pseudo-class when not stratifying; the
+    quantile bins of a continuous target."""
     column = None if y is None or y.ndim == 2 and y.shape[1] > 1 else y.reshape(-1)   # (n, 1) labels count
-    if not (stratify and column is not None and not _is_continuous(column)):
+    if not (stratify and column is not None):
         return np.zeros(n, dtype=np.int64), np.array([n]), False
+    if _is_continuous(column):
+        labels = quantile_bins(column, n_sets)
+        return labels, np.bincount(labels), True
     labels, n_classes = _codes(column, "y")
     class_counts = np.bincount(labels, minlength=n_classes)
     if class_counts.min() < n_sets:

@@ -37,7 +37,8 @@ def _high(gap, tolerance):
 class Diagnosis:
     """avoidable_bias = train − baseline; variance = dev − train; `case` names which exceed the
     tolerance (a gap equal to it, up to rounding, is not high); `next_steps` is the recipe's
-    ordered list (bias first, then variance)."""
+    ordered list (bias first, then variance). units: None for error rates, else the name of the
+    error measured in the target's units ("RMSE")."""
     train_error: float
     dev_error: float
     baseline_error: float
@@ -47,6 +48,7 @@ class Diagnosis:
     case: str
     next_steps: tuple = field(default=())
     epoch: int | None = None
+    units: str | None = None
 
     @property
     def high_bias(self):
@@ -57,34 +59,55 @@ class Diagnosis:
         return _high(self.variance, self.tolerance)
 
     def __str__(self):
-        steps = "; ".join(self.next_steps)
-        return (f"{self.case}: train {self.train_error:.2%}, dev {self.dev_error:.2%}, baseline "
-                f"{self.baseline_error:.2%} → avoidable bias {self.avoidable_bias:+.2%}, variance "
-                f"{self.variance:+.2%} (tolerance {self.tolerance:.2%}). Next: {steps}")
+        steps, f = "; ".join(self.next_steps), self.show
+        return (f"{self.case}: train {f(self.train_error)}, dev {f(self.dev_error)}, baseline "
+                f"{f(self.baseline_error)} → avoidable bias {f(self.avoidable_bias, True)}, variance "
+                f"{f(self.variance, True)} (tolerance {f(self.tolerance)}). Next: {steps}")
+
+    def show(self, value, signed=False):
+        """A figure of this diagnosis in words: a percentage for rates, 4 significant digits and the
+        units' name otherwise (RMSE 54.12)."""
+        return show_error(value, self.units, signed)
 
     def to_dict(self):
         return {k: getattr(self, k) for k in ("train_error", "dev_error", "baseline_error", "tolerance",
-                                              "avoidable_bias", "variance", "case", "epoch")} | {
+                                              "avoidable_bias", "variance", "case", "epoch", "units")} | {
             "next_steps": list(self.next_steps)}
 
 
-def check_levels(baseline_error, tolerance):
-    """(baseline_error, tolerance) as floats, each a real number (numpy scalars too) in [0, 1);
-    tolerance None is DEFAULT_TOLERANCE. Recipe checks its options with this before any work."""
-    tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
-    for value, name in ((baseline_error, "baseline_error"), (tolerance, "tolerance")):
-        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 <= value < 1
-        expect(ok, name, "in [0, 1)", shown(value))
-    return float(baseline_error), float(tolerance)
+def show_error(value, units=None, signed=False):
+    """An error in words: '5.66%' for a rate (units None), 'RMSE 54.12' in the target's units."""
+    if units is None:
+        return f"{value:{'+' if signed else ''}.2%}"
+    return f"{units} {value:{'+' if signed else ''}.4g}"
 
 
-def _rate(value, name):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 <= value <= 1
-    expect(ok, name, "an error rate in [0, 1]", repr(value))
+def _real(value, name, expected, ok):
+    good = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and ok(value)
+    expect(good, name, expected, shown(value))
     return float(value)
 
 
-def diagnose(train_error, dev_error=None, baseline_error=0.0, tolerance=None):
+def check_levels(baseline_error, tolerance, units=None):
+    """(baseline_error, tolerance) as floats, checked before any work (numpy scalars too). For rates
+    (units None) each in [0, 1), tolerance None is DEFAULT_TOLERANCE; in the target's units each a
+    finite number ≥ 0, and the tolerance must be given (the recipe derives one from the target)."""
+    if units is None:
+        tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
+        return tuple(_real(v, name, "in [0, 1)", lambda x: 0 <= x < 1)
+                     for v, name in ((baseline_error, "baseline_error"), (tolerance, "tolerance")))
+    expect(tolerance is not None, "tolerance", f"a number ≥ 0 in the target's units ({units})", "None")
+    return tuple(_real(v, name, f"a finite number ≥ 0 in the target's units ({units})", lambda x: x >= 0)
+                 for v, name in ((baseline_error, "baseline_error"), (tolerance, "tolerance")))
+
+
+def _rate(value, name, units=None):
+    if units is None:
+        return _real(value, name, "an error rate in [0, 1]", lambda x: 0 <= x <= 1)
+    return _real(value, name, f"a finite error ≥ 0 ({units})", lambda x: x >= 0)
+
+
+def diagnose(train_error, dev_error=None, baseline_error=0.0, tolerance=None, units=None):
     """Diagnose from error rates, or from a History (its epoch of lowest dev error).
 
     train_error, dev_error : rates in [0, 1]; or pass a History as train_error and omit dev_error.
@@ -92,6 +115,8 @@ def diagnose(train_error, dev_error=None, baseline_error=0.0, tolerance=None):
     tolerance : a gap is high when it exceeds this (default 0.02, two points); a gap equal to it is
         not high, up to rounding (1e-9), so that 0.14 − 0.12 and 0.12 − 0.10 are both exactly 0.02.
         The dev set's 95% interval (`split.sizes.dev_interval`) is a principled choice.
+    units : None for error rates; for a regression, the name of the error ("RMSE"): the errors, the
+        baseline and the tolerance (then required) are numbers ≥ 0 in the target's units.
 
     From a History, the train error is History.train_error, measured over the batches as trained.
     With dropout on (history.dropout) that overstates the network's training error, which can turn
@@ -114,15 +139,15 @@ def diagnose(train_error, dev_error=None, baseline_error=0.0, tolerance=None):
         train_error, dev_error = hist.train_error[epoch], hist.dev_error[epoch]
     if dev_error is None:
         raise NNRecipeError("dev_error must be given: an error rate in [0, 1]")
-    train_error, dev_error = _rate(train_error, "train_error"), _rate(dev_error, "dev_error")
-    baseline_error, tolerance = check_levels(baseline_error, tolerance)
+    train_error, dev_error = _rate(train_error, "train_error", units), _rate(dev_error, "dev_error", units)
+    baseline_error, tolerance = check_levels(baseline_error, tolerance, units)
     bias, variance = train_error - baseline_error, dev_error - train_error
     high = (_high(bias, tolerance), _high(variance, tolerance))
     bias_steps = (BIAS_STEPS[:-1] if high[1] else BIAS_STEPS) if high[0] else ()   # "another architecture" once
     steps = bias_steps + (VARIANCE_STEPS if high[1] else ())
     steps = steps or (DONE,)
     return Diagnosis(train_error, dev_error, baseline_error, tolerance, bias, variance,
-                     CASES[high], steps, epoch)
+                     CASES[high], steps, epoch, units)
 
 
 def error_interval(errors, n):
