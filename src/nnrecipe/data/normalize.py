@@ -157,4 +157,23 @@ def rows_in(X, rows):
     return candidate
 
 
+def distinct_rows(X):
+    """The distinct rows of X (n, d), exactly (−0.0 counts as 0.0): (group, counts) where group (n,)
+    numbers each row's value 0..K−1 and counts (K,) says how many rows hold each value, so
+    counts[group] is each row's multiplicity and K = len(counts) the number of distinct rows.
+
+    Rows are grouped by their 64-bit hash (one sort of n numbers); the group is then confirmed bit for
+    bit, and should two different rows ever share a hash, X is grouped exactly by its bytes instead."""
+    X = np.asarray(X)
+    if len(X) == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    bits = (np.ascontiguousarray(X, dtype=np.float64).reshape(len(X), -1) + 0.0).view(np.uint64)
+    _, first, group, counts = np.unique(_row_hash(X), return_index=True, return_inverse=True, return_counts=True)
+    shared = np.flatnonzero(counts[group] > 1)
+    if not (bits[shared] == bits[first[group[shared]]]).all():         # a hash collision
+        rows = np.ascontiguousarray(bits).view(np.dtype((np.void, bits.shape[1] * 8))).ravel()
+        _, group, counts = np.unique(rows, return_inverse=True, return_counts=True)
+    return group.ravel(), counts
+
+
 NORMALIZERS = {"Standardizer": Standardizer}

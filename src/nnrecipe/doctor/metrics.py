@@ -1,0 +1,227 @@
+"""Test-set metrics with their uncertainty, and the duplicate-row check, as JSON-able dicts for run.json.
+
+- `confusion`: the confusion matrix of a classifier and each class's error rate with its 95% Wilson
+  interval, so that a class the model fails (the rare class of an imbalanced table) is visible
+  behind a good overall error.
+- `regression_errors`, `rmse`: RMSE, MAE and R² in the target's units, the RMSE with a 95%
+  percentile-bootstrap interval.
+- `duplicate_rows`: held-out rows that repeat a training row, against how many repeats chance alone
+  gives on a table with few distinct rows.
+
+Every function checks its input and raises NNRecipeError naming the argument. scikit-learn's metrics
+are imported when first used, so importing this module (and nnrecipe) does not load scikit-learn.
+"""
+
+import math
+
+import numpy as np
+from scipy.stats import binom
+
+from .._checks import as_rng, as_rows, plain, positive, shown
+from ..data.normalize import distinct_rows, rows_in
+from ..data.split import Z95
+from ..errors import NNRecipeError, expect
+from .diagnose import error_interval
+
+N_BOOT = 2000                 # bootstrap resamples: the 2.5% and 97.5% quantiles settle to ~1% of the RMSE
+BOOT_CELLS = 1 << 22          # at most this many resampled rows held at once (32 MiB of indices)
+CHANCE_LEVEL = 0.99           # duplicate check: a count above the binomial 99% quantile is not chance
+
+
+# ---- input checks ----------------------------------------------------------------------------
+def _vector(y, name, numeric=True):
+    """y as a 1-D array: (n,) or (n, 1), non-empty, numeric and finite."""
+    try:
+        arr = np.asarray(y)
+    except (TypeError, ValueError) as exc:
+        raise NNRecipeError(f"{name} must be array-like of numbers; got {type(y).__name__} ({exc})") from None
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    expect(arr.ndim == 1, name, "1-D of shape (n_samples,)", f"shape {arr.shape}")
+    expect(arr.size > 0, name, "non-empty", "0 rows")
+    expect(arr.dtype.kind in "biuf", name, "numeric", f"dtype {arr.dtype}")
+    if numeric and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        at = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise NNRecipeError(f"{name} must be finite; got {shown(arr[at])} at row {at}")
+    return arr
+
+
+def _pair(y_true, y_pred):
+    y_true, y_pred = _vector(y_true, "y_true"), _vector(y_pred, "y_pred")
+    expect(len(y_true) == len(y_pred), "y_true and y_pred", "the same length",
+           f"{len(y_true)} and {len(y_pred)} rows")
+    return y_true, y_pred
+
+
+def _classes(y, name, k):
+    """y as int64 class indices in 0..k-1 (whole-number floats and booleans accepted)."""
+    if y.dtype.kind == "f":
+        whole = np.isfinite(y) & (y == np.round(y))
+        if not whole.all():
+            at = int(np.flatnonzero(~whole)[0])
+            raise NNRecipeError(f"{name} must be class indices 0..{k - 1}; got {shown(y[at])} at row {at}")
+    y = y.astype(np.int64)
+    bad = (y < 0) | (y >= k)
+    if bad.any():
+        at = int(np.flatnonzero(bad)[0])
+        raise NNRecipeError(f"{name} must be class indices 0..{k - 1} (labels has {k}); got {y[at]} at row {at}")
+    return y
+
+
+def _label(value):
+    """A label as JSON can hold it: a number, string or bool as itself (numpy scalars unwrapped), else str."""
+    value = plain(value)
+    return value if isinstance(value, (bool, int, float, str)) else str(value)
+
+
+# ---- classification --------------------------------------------------------------------------
+def confusion(y_true, y_pred, labels):
+    """The confusion matrix and each class's error rate with its 95% Wilson interval.
+
+    y_true, y_pred : (n,) class indices 0..k-1 (true and predicted); labels : the k original labels,
+    labels[i] the name of class i.
+
+    Returns a JSON-able dict:
+      "labels"   : the k labels (numbers, strings or bools; anything else as str);
+      "matrix"   : k × k counts, M[i][j] = rows of true class i predicted as class j
+                   (scikit-learn's confusion_matrix with labels=range(k)), so Σ_j M[i][j] = n_i;
+      "per_class": one {"label", "n", "errors", "error", "low", "high"} per class: n = n_i rows of the
+                   class, errors = n_i − M[i][i], error = errors / n_i, [low, high] its 95% Wilson
+                   interval (error, low and high are None for a class with no rows);
+      "n", "errors", "error": the overall count, errors n − Σ_i M[i][i] and error rate;
+      "balanced_error": the mean of the per-class error rates over the classes present.
+    """
+    try:
+        k = len(labels)
+    except TypeError:
+        raise NNRecipeError(f"labels must be a sequence of the k class labels; got {shown(labels)}") from None
+    expect(not isinstance(labels, (str, bytes)) and np.ndim(np.asarray(labels, dtype=object)) == 1 and k > 0,
+           "labels", "a non-empty sequence of the k class labels", shown(labels))
+    y_true, y_pred = _pair(y_true, y_pred)
+    y_true, y_pred = _classes(y_true, "y_true", k), _classes(y_pred, "y_pred", k)
+    from sklearn.metrics import confusion_matrix
+
+    matrix = confusion_matrix(y_true, y_pred, labels=list(range(k)))
+    per_class = []
+    for i in range(k):
+        n_i = int(matrix[i].sum())
+        errors = n_i - int(matrix[i, i])
+        low, high = error_interval(errors, n_i) if n_i else (None, None)
+        per_class.append({"label": _label(labels[i]), "n": n_i, "errors": errors,
+                          "error": errors / n_i if n_i else None, "low": low, "high": high})
+    n, errors = len(y_true), len(y_true) - int(np.trace(matrix))
+    rates = [c["error"] for c in per_class if c["n"]]
+    return {"labels": [_label(v) for v in labels], "matrix": matrix.tolist(), "per_class": per_class,
+            "n": n, "errors": errors, "error": errors / n, "balanced_error": float(np.mean(rates))}
+
+
+def worse_classes(conf):
+    """Indices of the classes whose error is far above the overall error, from a `confusion` dict: the
+    class's 95% Wilson interval lies wholly above the overall error rate (low > overall: not noise) and
+    its error is at least twice the overall error (a material gap). With balanced classes and a
+    uniform error none is; the rare class of an imbalanced table that the model gives up on is."""
+    per_class = conf["per_class"]
+    overall = conf.get("error")
+    if overall is None:
+        n = sum(c["n"] for c in per_class)
+        overall = sum(c["errors"] for c in per_class) / n if n else None
+    if overall is None:
+        return []
+    return [i for i, c in enumerate(per_class)
+            if c.get("low") is not None and c["low"] > overall and c["error"] >= 2 * overall]
+
+
+# ---- regression ------------------------------------------------------------------------------
+def rmse(y_true, y_pred):
+    """Root mean squared error √((1/n)·Σ(y_true − y_pred)²), in the target's units; y_true, y_pred (n,)."""
+    from sklearn.metrics import mean_squared_error
+
+    y_true, y_pred = _pair(y_true, y_pred)
+    return float(math.sqrt(mean_squared_error(y_true, y_pred)))
+
+
+def regression_errors(y_true, y_pred, seed=0, n_boot=N_BOOT):
+    """RMSE, MAE and R² of predictions, the RMSE with its 95% percentile-bootstrap interval.
+
+    y_true, y_pred : (n,) targets and predictions, n ≥ 2, finite.
+    seed : the bootstrap's stream (an int ≥ 0, a SeedSequence or a numpy Generator); the same seed and
+        rows give the same interval.
+    n_boot : resamples (default 2000).
+
+    RMSE = √((1/n)·Σ eᵢ²) and MAE = (1/n)·Σ|eᵢ| with eᵢ = y_trueᵢ − y_predᵢ, in the target's units;
+    R² = 1 − Σeᵢ² / Σ(y_trueᵢ − ȳ)² (None when y_true is constant: it is undefined). The interval:
+    n_boot times, draw n rows with replacement, take the RMSE of the drawn rows; [low, high] are the
+    2.5% and 97.5% quantiles of those RMSEs. It narrows as 1/√n.
+
+    Returns {"rmse", "mae", "r2", "low", "high", "n", "n_boot", "method": "bootstrap"}.
+    """
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    y_true, y_pred = _pair(y_true, y_pred)
+    expect(len(y_true) >= 2, "y_true", "at least 2 rows (an interval needs a spread)", f"{len(y_true)} row")
+    positive(n_boot, "n_boot", integer=True)
+    rng = as_rng(seed)
+    t, p = y_true.astype(np.float64), y_pred.astype(np.float64)
+    squared = (t - p) ** 2
+    n = len(squared)
+    boot = np.empty(int(n_boot))
+    step = max(1, BOOT_CELLS // n)
+    for start in range(0, int(n_boot), step):
+        rows = rng.integers(0, n, size=(min(step, int(n_boot) - start), n))
+        boot[start:start + len(rows)] = np.sqrt(squared[rows].mean(axis=1))
+    low, high = np.percentile(boot, [2.5, 97.5])
+    constant = bool(np.all(t == t[0]))
+    return {"rmse": float(math.sqrt(mean_squared_error(t, p))), "mae": float(mean_absolute_error(t, p)),
+            "r2": None if constant else float(r2_score(t, p)), "low": float(low), "high": float(high),
+            "n": n, "n_boot": int(n_boot), "method": "bootstrap"}
+
+
+# ---- duplicates ------------------------------------------------------------------------------
+def duplicate_rows(train, other, name="dev"):
+    """Rows of `other` that equal a training row, against how many repeats chance alone would give.
+
+    train : (n_train, d) and other : (m, d) rows as the model sees them (numbers, finite; images are
+    flattened); name : what `other` is, for the message ("dev", "test").
+
+    Whether a repeat is a leak depends on the table. A table of three categorical columns has a few
+    dozen possible rows, so nearly every new row repeats a training row by chance; in a table with a
+    continuous column, an exact repeat only comes from a copied record. The chance of a repeat is
+    estimated from the training rows themselves, leave one out: the share q of training rows whose
+    value occurs at least twice in train, i.e. how often a training row repeats one of the other
+    n_train − 1. (This is 1 − N₁/n_train with N₁ the rows seen once: the Good–Turing estimate of the
+    probability that a fresh row from the same distribution takes a value already seen.) Chance alone
+    then gives about q·m repeats among m rows. The decision allows for both sources of noise: q's
+    upper 95% bound q⁺ = q + 1.96·√(q(1−q)/n_train), then the 99% quantile of Binomial(m, q⁺); a count
+    above it is not chance. When no training row repeats another (q = 0), the bound is 0 and any repeat
+    is a copy. Training rows that repeat each other because records were copied (not because the
+    columns take few values) look like a concentrated table to this estimate: the message then says
+    how many distinct training rows there are, for the reader to judge.
+
+    Returns {"found": repeats among other's rows, "expected": q·m, "upper": the chance bound,
+    "share": q, "distinct_train": distinct training rows, "n_train", "n": m, "chance": found ≤ upper,
+    "message": one sentence for the decision trail}.
+    """
+    train, other = as_rows(train, "train"), as_rows(other, "other")
+    expect(other.shape[1] == train.shape[1], "other", f"rows of {train.shape[1]} columns like train",
+           f"{other.shape[1]} columns")
+    found = int(np.count_nonzero(rows_in(other, train)))
+    _, counts = distinct_rows(train)
+    n_train, m = len(train), len(other)
+    share = float(counts[counts >= 2].sum()) / n_train
+    expected = share * m
+    bound = min(1.0, share + Z95 * math.sqrt(share * (1 - share) / n_train))
+    upper = int(binom.ppf(CHANCE_LEVEL, m, bound)) if bound > 0 else 0
+    chance = found <= upper
+    if found == 0:
+        message = f"no {name} row repeats a training row"
+    elif chance:
+        message = (f"{found} of {m} {name} rows repeat a training row, as expected when the {n_train} training "
+                   f"rows hold only {len(counts)} distinct rows (chance alone gives about {expected:.0f}): not a leak")
+    else:
+        message = (f"{found} of {m} {name} rows duplicate training rows (chance alone gives about {expected:.1f}, "
+                   f"at most {upper}): {name} errors are optimistic; deduplicate the data")
+    return {"found": found, "expected": expected, "upper": upper, "share": share, "distinct_train": len(counts),
+            "n_train": n_train, "n": m, "chance": chance, "message": message}
+
+
+__all__ = ["confusion", "worse_classes", "rmse", "regression_errors", "duplicate_rows"]
