@@ -169,6 +169,30 @@ def _index_names(prefix, shape):
 
 # ---------------------------------------------------------------- CSV and Parquet (pyarrow)
 
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def read_arrow(path, name="path"):
+    """A .csv, .parquet or .pq file as a pyarrow Table with its columns as written (no target, no
+    encoding): the raw rows that `TablePreprocessor` and `nnrecipe predict` read. CSV goes through
+    the reader `read_data` uses (types inferred; empty cells and NA-like text are missing). A header
+    that names a column twice, a missing or unreadable file raise NNRecipeError naming `name`."""
+    path = as_path(path, name)
+    suffix = path.suffix.lower()
+    expect(suffix in TABLE_SUFFIXES, name, "a .csv, .parquet or .pq file", repr(path.name))
+    expect(path.is_file(), name, "an existing file", repr(str(path)))
+    table = _arrow_csv(path) if suffix == ".csv" else _arrow_parquet(path)
+    unique_columns(table.column_names, path.name)
+    return table
+
+
+def unique_columns(names, where):
+    """NNRecipeError naming the first column name that occurs twice in `names` (of `where`)."""
+    seen = set()
+    twice = next((n for n in names if n in seen or seen.add(n)), None)
+    expect(twice is None, f"the column names of {where}", "unique", f"{twice!r} more than once")
+
+
 def _arrow_csv(path):
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -230,8 +254,7 @@ def _from_arrow(table, target, categorical, drop_nan, task, target_arg, where, c
     if target not in names:
         raise NNRecipeError(f"{target_arg} must name a column of {where}; got {target!r} "
                             f"(columns: {', '.join(names)})")
-    twice = next((n for n in names if names.count(n) > 1), None)
-    expect(twice is None, f"the column names of {where}", "unique", f"{twice!r} more than once")
+    unique_columns(names, where)
     expect(table.num_rows > 0, "path", "a table with at least one data row", f"none in {where}")
     expect(len(names) > 1, "path", f"a table with a feature column besides {target!r}", f"only that one in {where}")
 
