@@ -211,3 +211,24 @@ def test_describe_error():
 def test_error_interval_refuses_bad_counts(errors, n):
     with pytest.raises(nr.NNRecipeError, match="errors and n must be integers with 0 ≤ errors ≤ n and n > 0"):
         error_interval(errors, n)
+
+
+@pytest.mark.parametrize("train, dev, case", [
+    (50.0, 51.0, "good fit"), (60.0, 61.0, "high bias"), (50.0, 60.0, "high variance"),
+    (60.0, 70.0, "high bias and high variance"),
+])
+def test_the_four_cases_on_rmse_in_the_targets_units(train, dev, case):
+    d = diagnose(train, dev, baseline_error=49.0, tolerance=2.5, units="RMSE")
+    assert d.case == case and d.units == "RMSE"
+    assert (d.avoidable_bias, d.variance) == (train - 49.0, dev - train)
+    assert f"train RMSE {train:.4g}" in str(d) and "%" not in str(d).split("Next")[0]
+    assert d.to_dict()["units"] == "RMSE"
+
+
+def test_rmse_levels_are_checked():
+    message = r"tolerance must be a number ≥ 0 in the target's units \(RMSE\); got None"
+    with pytest.raises(nr.NNRecipeError, match=message):
+        diagnose(50.0, 51.0, 0.0, None, units="RMSE")
+    with pytest.raises(nr.NNRecipeError, match="train_error must be a finite error ≥ 0 \\(RMSE\\); got -1"):
+        diagnose(-1.0, 51.0, 0.0, 1.0, units="RMSE")
+    assert diagnose(150.0, 151.0, 100.0, 3.0, units="RMSE").case == "high bias"   # errors above 1 are fine

@@ -131,6 +131,7 @@ def fit(trainer, X=X_TAB, **options):
     if not options.get("resume"):                 # the test set opened once, on rows
         assert r.best_.seen == (len(r.split_.test), int(np.prod(X.shape[1:])))
     assert r.decisions_[-1].startswith(f"chose experiment {r.best_experiment_.id} ")
+    assert r.decisions_[0].startswith("task: classification") and r.decisions_[1].startswith("split: ")
     return r
 
 
@@ -140,7 +141,7 @@ def tried(r):
 
 def policy_lines(r):
     """The trail between the data checks and the final choice, without the per-experiment lines."""
-    return [d for d in r.decisions_[2:-1] if not d.startswith("experiment ")]
+    return [d for d in r.decisions_[3:-1] if not d.startswith("experiment ")]
 
 
 def dev(k):
@@ -154,7 +155,7 @@ def test_good_fit_at_start_trains_one_experiment():
     assert len(r.split_.dev) == N_DEV
     assert tried(r) == [("start", at())]
     assert t.calls[0].epochs == 600 and t.calls[0].warm is None and t.calls[0].n_train == len(r.split_.train)
-    assert r.decisions_[2:] == [
+    assert r.decisions_[3:] == [
         "experiment 1 (a He-initialized ReLU network sized from the data): train 0.00%, dev 0.00% → good fit",
         "stop: good fit, both gaps within 2.0% of the baseline",
         r.decisions_[-1]]

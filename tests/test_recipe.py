@@ -117,12 +117,24 @@ def test_images_get_the_augmentation_knob_when_variance_stays_high():
     assert r.record_["learning_curve"]["sizes"][-1] == len(r.split_.train)
 
 
+TWO = np.arange(60) % 2
+VALUES = np.linspace(0, 1, 60)
+
+
 @pytest.mark.parametrize("kwargs, X, y, message", [
-    ({"baseline_error": 1.0}, np.zeros((60, 2)), np.zeros(60, int), r"baseline_error must be in \[0, 1\)"),
-    ({"baseline_error": -0.1}, np.zeros((60, 2)), np.zeros(60, int), r"baseline_error must be in \[0, 1\)"),
-    ({"budget": 0}, np.zeros((60, 2)), np.zeros(60, int), "budget must be"),
+    ({"baseline_error": 1.0}, np.zeros((60, 2)), TWO, r"baseline_error must be in \[0, 1\)"),
+    ({"baseline_error": -0.1}, np.zeros((60, 2)), TWO, r"baseline_error must be in \[0, 1\)"),
+    ({"baseline_error": -1.0}, np.zeros((60, 2)), VALUES, r"baseline_error must be a finite number ≥ 0 in the "
+                                                           r"target's units \(RMSE\)"),
+    ({"tolerance": float("nan")}, np.zeros((60, 2)), VALUES, "tolerance must be a finite number ≥ 0"),
+    ({"budget": 0}, np.zeros((60, 2)), TWO, "budget must be"),
     ({}, np.zeros((MIN_ROWS - 1, 2)), np.zeros(MIN_ROWS - 1, int), f"at least {MIN_ROWS} rows"),
-    ({}, np.zeros((60, 2)), np.linspace(0, 1, 60), "regression targets are not supported"),
+    ({}, np.zeros((60, 2)), np.zeros(60, int), r"at least 2 classes to train a classifier; got 1 class \(0\)"),
+    ({"task": "classify"}, np.zeros((60, 2)), VALUES, "y must be class labels .* task='regress'.* got 0.0169"),
+    ({"task": "regress"}, np.zeros((60, 2)), np.where(TWO, "a", "b"), "y must be numbers for a regression; "
+                                                                      "got 'b' at row 0"),
+    ({"task": "regress"}, np.zeros((60, 2)), np.r_[VALUES[:59], np.nan], "finite numbers .* got nan at row 59"),
+    ({"task": "sideways"}, np.zeros((60, 2)), TWO, "task must be 'auto', 'classify' or 'regress'"),
     ({}, np.zeros((60, 2)), np.zeros(59, int), r"shape \(60,\)"),
 ])
 def test_bad_input(kwargs, X, y, message):

@@ -29,11 +29,12 @@ def fit(X, y, **kwargs):
      "X must be finite; got nan at row 150, column 0"),
     (lambda X, y: (X[:, 0], y), r"X must be 2-D .*; got 1-D shape \(200,\)"),
     (lambda X, y: (X.astype(str), y), "X must be numeric"),
-    (lambda X, y: (X, y[:150]), r"y must be class labels of shape \(200,\), one per row of X; got shape \(150,\)"),
+    (lambda X, y: (X, y[:150]), r"y must be of shape \(200,\), one value per row of X; got shape \(150,\)"),
     (lambda X, y: (X, np.zeros(200, int)), r"y must hold at least 2 classes .*; got 1 class \(0\)"),
     (lambda X, y: (X, np.full(200, "cat")), r"got 1 class \('cat'\)"),
-    (lambda X, y: (X, X[:, 1]), r"regression targets are not supported\); got the non-integer value"),
-    (lambda X, y: (X, np.where(y == 1, np.nan, 0.0)), "y must be class labels .*; got the non-integer value nan"),
+    (lambda X, y: (X, np.where(np.arange(200) == 7, np.nan, X[:, 1])), "y must be finite numbers for a regression; "
+                                                                       "got nan at row 7"),
+    (lambda X, y: (X, np.where(y == 1, np.nan, 0.0)), r"y must be class labels; got nan at row \d+ \(a missing"),
     (lambda X, y: (X, np.array([1, "a"], dtype=object)[y]), "y must hold labels of one sortable kind"),
 ])
 def test_bad_x_and_y_are_named_with_the_users_rows(data, change, message):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..doctor.diagnose import show_error
 from ..errors import NNRecipeError, expect
 
 KINDS = ("bias", "variance")
@@ -56,7 +57,8 @@ class Note:
 @dataclass(frozen=True)
 class Context:
     """What a knob may know of the run: the training and dev set sizes, the network's input and
-    output widths, whether the rows are images, whether the trainer can augment, the tolerance."""
+    output widths, whether the rows are images, whether the trainer can augment, the tolerance, and
+    the units of the errors (None: rates; "RMSE": a regression, in the target's units)."""
     n_train: int
     n_dev: int
     n_features: int
@@ -64,6 +66,12 @@ class Context:
     images: bool
     can_augment: bool
     tolerance: float
+    units: str | None = None
+
+    def show(self, value, signed=False):
+        """An error or a gap in words: '8.2%' for rates, '3.912' in the target's units."""
+        return show_error(value, None, signed, digits=1) if self.units is None else \
+            f"{value:{'+' if signed else ''}.4g}"
 
 
 class Knob:
@@ -220,8 +228,9 @@ class LearningCurve(Knob):
         sizes = [round(context.n_train * self.share), context.n_train]
         gain = points[0].dev_error - points[1].dev_error          # what the last doubling of the data bought
         verdict = (f"more data would help: doubling train from {sizes[0]} to {sizes[1]} cut dev error by "
-                   f"{gain:.1%}" if gain > context.tolerance / 2 else
-                   f"more data is unlikely to help much: doubling train changed dev error by {0.0 - gain:+.1%}")
+                   f"{context.show(gain)}" if gain > context.tolerance / 2 else
+                   f"more data is unlikely to help much: doubling train changed dev error by "
+                   f"{context.show(0.0 - gain, signed=True)}")
         curve = {"sizes": sizes, "train_error": [e.train_error for e in points],
                  "dev_error": [e.dev_error for e in points], "verdict": verdict}
         return Note("learning_curve", curve, verdict)

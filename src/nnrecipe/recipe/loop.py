@@ -22,8 +22,11 @@ from ..errors import LeakageWarning, NNRecipeError, TestSetWarning, expect
 from .experiment import Config, Experiment
 from .knobs import Candidate, Context, Skip, check_knobs, default_knobs
 from .store import RUN_FORMAT, RUN_VERSION, RunStore, fingerprint
+from .target import read_target
 from .trainers import NumpyTrainer, TrainData
 
+REGRESSION_TOLERANCE = 0.02           # of the training target's standard deviation
+MAX_POINTS = 2000                      # test predictions kept in run.json for the report's plots
 MIN_ROWS = 50                          # 60/20/20 leaves ≥ 10 rows in dev and test for the match check
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -52,23 +55,12 @@ def _features(X, name):
     return X
 
 
-def _labels(y, n, name, rows_of):
-    """y as n class labels, one per row of `rows_of`: numbers or strings, nothing that looks like a
-    regression target."""
-    try:
-        y = np.asarray(y)
-    except (TypeError, ValueError) as exc:
-        raise NNRecipeError(f"{name} must be array-like of class labels; got {type(y).__name__} ({exc})") from None
-    expect(y.ndim == 1 and len(y) == n, name, f"class labels of shape ({n},), one per row of {rows_of}",
-           f"shape {y.shape}")
-    if y.dtype.kind == "f":
-        bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
-        if bad.size:
-            raise NNRecipeError(f"{name} must be class labels (the recipe classifies; regression targets are not "
-                                f"supported); got the non-integer value {plain(y[bad[0]])} at row {bad[0]}")
-    elif y.dtype.kind not in "biuUSO":
-        raise NNRecipeError(f"{name} must be class labels (numbers or strings); got dtype {y.dtype}")
-    return y
+def describe_test(test):
+    """The test result in words: '7.00% (95% CI 4.22–11.41%, n = 200)' or 'RMSE 54.1 (95% CI 47.9–60.3,
+    n = 89)'."""
+    if "rmse" in test:
+        return f"RMSE {test['rmse']:.4g} (95% CI {test['low']:.4g}–{test['high']:.4g}, n = {test['n']})"
+    return describe_error(test["errors"], test["n"])
 
 
 def _title(knob):
@@ -89,9 +81,14 @@ def first_config(n_features, n_train):
 class Recipe:
     """The notes' basic recipe, run by the machine.
 
-    baseline_error : the best reachable error (human-level, Bayes estimate), in [0, 1).
-    tolerance : a gap (avoidable bias or variance) larger than this is worth a knob, in [0, 1)
-        (default 0.02). Both are numbers (numpy scalars too), checked by fit before any work.
+    baseline_error : the best reachable error (human-level, Bayes estimate): a rate in [0, 1) for a
+        classifier, an RMSE in the target's units for a regression (default 0).
+    tolerance : a gap (avoidable bias or variance) larger than this is worth a knob (default: 0.02,
+        two points of error rate; for a regression REGRESSION_TOLERANCE = 2% of the training target's
+        standard deviation, the RMSE of always predicting the mean). Checked before any training.
+    task : "auto" (fractional targets, or whole numbers with many distinct values, are regressed;
+        see recipe/target.py), "classify" or "regress". A regression trains a linear output on
+        ½·squared error and diagnoses the RMSE in the target's units.
     budget : total training epochs over all experiments (default None: no limit). A budget below the
         first experiment's epochs (600 up to 1000 training rows, else 60) cuts that experiment to it.
     knobs : the knobs to turn, in order (default `default_knobs()`: wider, deeper, longer, learning
@@ -112,8 +109,9 @@ class Recipe:
     """
 
     def __init__(self, baseline_error=0.0, tolerance=None, budget=None, seed=0, out=None, resume=False,
-                 force=False, verbose=1, log=print, trainer=None, knobs=None, model=None):
+                 force=False, verbose=1, log=print, trainer=None, knobs=None, model=None, task="auto"):
         self.baseline_error, self.tolerance, self.budget, self.seed = baseline_error, tolerance, budget, seed
+        self.task = task
         self.knobs, self.model, self.trainer = knobs, model, trainer
         self.out, self.resume, self.force, self.verbose, self.log = out, resume, force, verbose, log
 
@@ -124,21 +122,29 @@ class Recipe:
         test : (X_test, y_test) when the data comes with its own test set, else split off."""
         knobs, trainer = self._validate_options()
         X, y, test = self._inputs(X, y, test, classes)
+        target = self.target_
+        if target.regression and not getattr(trainer, "regresses", False):
+            raise NNRecipeError(f"trainer must be able to fit a regression (the target is one: {target.reason}); "
+                                f"{type(trainer).__name__} classifies only")
         s = split_dev(X, y, test, seed=self.seed) if test is not None else split(X, y, seed=self.seed)
         self.split_ = s
+        self.baseline_error_, self.tolerance_ = self._levels(s.train.y)
         store = RunStore(self.out, self.resume, self.force, writes=getattr(trainer, "writes", True))
-        store.open(fingerprint(X, y, test, self.classes_, s), self.seed)
+        labels = self.classes_ if self.classes_ is not None else np.array(["regression"])
+        print_ = fingerprint(X, y, test, labels, s)
+        store.open(print_, self.seed)
         self._store, self._trainer = store, trainer
-        n_out = 1 if len(self.classes_) <= 2 else len(self.classes_)
         self.standardizer_ = Standardizer().fit(s.train.X)
         d = int(self.standardizer_.mean_.size)
         names = None if features is None or len(features) != d else [str(f) for f in features]
         self.match_ = check_match(s.dev, s.test, seed=self.seed, features=names)
-        self._data = TrainData(s.train.X, s.train.y, _rows(s.dev.X), s.dev.y, self.standardizer_, n_out)
-        self._context = Context(len(s.train), len(s.dev), d, n_out, X.ndim > 2,
-                                bool(getattr(trainer, "augments", False)), self._tolerance())
+        self._data = TrainData(s.train.X, s.train.y, _rows(s.dev.X), s.dev.y, self.standardizer_, target.n_out,
+                               target.output)
+        self._context = Context(len(s.train), len(s.dev), d, target.n_out, X.ndim > 2,
+                                bool(getattr(trainer, "augments", False)), self.tolerance_, target.units)
         self.experiments_, self.decisions_, self._done, self._spent, self._over_budget = [], [], {}, 0, False
-        self.record_ = self._new_record(name, features, s, fingerprint(X, y, test, self.classes_, s))
+        self.record_ = self._new_record(name, features, s, print_)
+        self._decide(target.reason)
         self._decide(f"split: {s.sizes}")
         self._decide(("dev and test match: " if self.match_.same else "WARNING, dev and test differ: ")
                      + self.match_.verdict + ("" if self.match_.same else
@@ -148,8 +154,9 @@ class Recipe:
         return self
 
     def predict(self, X):
-        """The chosen model's predictions as labels of y (`classes_`), not as class indices."""
-        return self.classes_[np.asarray(self.best_.predict(_rows(np.asarray(X)))).reshape(-1).astype(int)]
+        """The chosen model's predictions: labels of y (`classes_`, not class indices), or values."""
+        out = np.asarray(self.best_.predict(_rows(np.asarray(X)))).reshape(-1)
+        return out if self.classes_ is None else self.classes_[out.astype(int)]
 
     # ---- the policy -------------------------------------------------------------------------
     def _search(self, knobs):
@@ -166,25 +173,25 @@ class Recipe:
         while True:
             d = best.diagnosis
             if d.case == "good fit":
-                self._decide(f"stop: {d.case}, both gaps within {d.tolerance:.1%} of the baseline")
+                self._decide(f"stop: {d.case}, both gaps within {self._show(d.tolerance)} of the baseline")
                 return best
             if self.budget is not None and self._spent >= self.budget:
                 self._decide(f"stop: the budget of {self.budget} epochs is spent")
                 return best
             if d.high_bias and bias and best.config.regularized:
-                self._decide(f"avoidable bias {d.avoidable_bias:.1%} comes with the regularization chosen for "
+                self._decide(f"avoidable bias {self._show(d.avoidable_bias)} comes with the regularization chosen for "
                              "variance; a bigger network would only buy back what λ or dropout took: bias knobs "
                              f"not turned ({', '.join(map(_title, bias))})")
                 bias.clear()
             elif d.high_bias and bias:
                 knob = bias.pop(0)
-                why = f"avoidable bias {d.avoidable_bias:.1%} > {d.tolerance:.1%}: "
+                why = f"avoidable bias {self._show(d.avoidable_bias)} > {self._show(d.tolerance)}: "
                 new = self._turn(knob, best, d, why, ties=False)
                 if new is not best and getattr(knob, "repeat", False):
                     bias.insert(0, knob)                    # it helped: grow the same way again
                 best = new
             elif d.high_variance and variance:
-                why = f"variance {d.variance:.1%} > {d.tolerance:.1%}: "
+                why = f"variance {self._show(d.variance)} > {self._show(d.tolerance)}: "
                 best = self._turn(variance.pop(0), best, d, why, ties=True)
             else:
                 left = " or ".join(kind for kind, high in (("bias", d.high_bias), ("variance", d.high_variance))
@@ -231,7 +238,12 @@ class Recipe:
     def _verdict(self, candidate, best, ties):
         """'kept: ...' or 'rejected: ...'. Only dev decides: fewer dev errors; with ties=True (variance
         knobs) an equal count with a lower dev cost also wins, so that regularization comes when it
-        costs nothing."""
+        costs nothing. A regression: a lower dev RMSE."""
+        if self.target_.regression:
+            mine, theirs = self._show(candidate.dev_error), self._show(best.dev_error)
+            if candidate.dev_error < best.dev_error:
+                return f"kept: dev RMSE {mine}, below experiment {best.id}'s {theirs}"
+            return f"rejected: dev RMSE {mine}, not below experiment {best.id}'s {theirs}"
         n = self._context.n_dev
         mine, theirs = round(candidate.dev_error * n), round(best.dev_error * n)
         if mine < theirs:
@@ -245,8 +257,16 @@ class Recipe:
                 (f", at a dev cost not lower ({candidate.dev_cost:.4g} ≥ {best.dev_cost:.4g})" if ties else
                  " (a bias knob must remove dev errors)"))
 
-    def _tolerance(self):
-        return check_levels(self.baseline_error, self.tolerance)[1]
+    def _show(self, value):
+        """An error or a gap in the trail's words: 8.2% for rates, 'RMSE 54.12' in the target's units."""
+        return self._context.show(value)
+
+    def _levels(self, y_train):
+        """(baseline, tolerance), checked; a regression's default tolerance from the training target."""
+        tolerance = self.tolerance
+        if self.target_.regression and tolerance is None:
+            tolerance = REGRESSION_TOLERANCE * float(np.std(y_train))
+        return check_levels(self.baseline_error, tolerance, self.target_.units)
 
     # ---- one experiment ---------------------------------------------------------------------
     def _experiment(self, cfg, knob, why, warm=None):
@@ -284,12 +304,12 @@ class Recipe:
             for f in e.health:
                 self._decide(f"gradient health, experiment {number}, epoch {f['epoch']}: {f['message']} → "
                              f"{f['repair']}")
-        e.diagnosis = diagnose(e.train_error, e.dev_error, self.baseline_error, self.tolerance)
+        e.diagnosis = diagnose(e.train_error, e.dev_error, self.baseline_error_, self.tolerance_, self.target_.units)
         self._spent += e.epochs
         self._store.save_model(self._trainer, e.net, model, self.classes_, self._features())
         self.experiments_.append(e)
-        self._decide(f"experiment {number} ({why}): train {e.train_error:.2%}, dev {e.dev_error:.2%} → "
-                     f"{e.diagnosis.case}")
+        self._decide(f"experiment {number} ({why}): train {e.diagnosis.show(e.train_error)}, dev "
+                     f"{e.diagnosis.show(e.dev_error)} → {e.diagnosis.case}")
         self._done[key] = e
         self._save()
         return e
@@ -310,8 +330,8 @@ class Recipe:
             note = "opened once" if n == 1 else f"opened {n} times"
         self.record_["test"] = test
         self.test_error_ = test["error"]
-        self._decide(f"chose experiment {best.id} (the incumbent, dev error {best.dev_error:.2%}); test set {note}: "
-                     f"test error {describe_error(test['errors'], test['n'])}")
+        self._decide(f"chose experiment {best.id} (the incumbent, dev error {best.diagnosis.show(best.dev_error)}); "
+                     f"test set {note}: test error {describe_test(test)}")
         openings = test["openings"]
         if recorded is None and len(openings) > 1:
             self._warn(f"the test set of the run in {self.out} has now been opened {len(openings)} times (first "
@@ -330,16 +350,27 @@ class Recipe:
         return test
 
     def _open_test(self, best):
+        """Open the test set (once) and measure the chosen model on it: the error rate with its 95%
+        Wilson interval and the confusion matrix, or the RMSE with its 95% bootstrap interval, the MAE,
+        R² and the predictions (up to MAX_POINTS) for the report's plots."""
+        from ..doctor.metrics import confusion, regression_errors
         test = self.split_.open_test(reason=f"final evaluation of experiment {best.id}")
-        error = float(self.best_.error(_rows(test.X), test.y))
-        n, wrong = len(test), round(error * len(test))
-        low, high = error_interval(wrong, n)
+        predicted = np.asarray(self.best_.predict(_rows(test.X))).reshape(-1)
         at, reason = self.split_.test_openings[-1]
         openings = [*self._store.openings(), {"at": at, "reason": reason}]
+        opened = {"opened_at": openings[0]["at"], "reason": openings[0]["reason"], "openings": openings}
+        if self.target_.regression:
+            found = regression_errors(test.y, predicted, seed=self.seed)
+            shown = slice(0, MAX_POINTS)
+            return found | {"error": found["rmse"], "actual": test.y[shown].tolist(),
+                            "predicted": predicted[shown].tolist()} | opened
+        error = float(self.best_.error(_rows(test.X), test.y))          # the model's own rule, as on dev
+        n, wrong = len(test), round(error * len(test))
+        low, high = error_interval(wrong, n)
         # interval: half the width of [low, high], for readers of older records
         return {"error": error, "n": n, "errors": wrong, "low": low, "high": high, "interval": (high - low) / 2,
-                "method": "wilson", "opened_at": openings[0]["at"], "reason": openings[0]["reason"],
-                "openings": openings}
+                "method": "wilson", "confusion": confusion(test.y, predicted.astype(np.int64),
+                                                           self.record_["data"]["classes"])} | opened
 
     def _features(self):
         return self.record_["data"]["features"]
@@ -350,14 +381,15 @@ class Recipe:
                 "data": {"name": str(name), "n": len(s.train) + len(s.dev) + len(s.test),
                          "n_features": self._context.n_features,
                          "features": None if features is None else [str(f) for f in features],
-                         "classes": [c if isinstance(c, (int, float, str)) else str(c)
-                                     for c in map(plain, self.classes_)],
-                         "kind": "binary" if self._context.n_out == 1 else "multiclass",
+                         "classes": None if self.classes_ is None else
+                         [c if isinstance(c, (int, float, str)) else str(c) for c in map(plain, self.classes_)],
+                         "kind": self.target_.task if self.target_.regression else
+                         "binary" if self._context.n_out == 1 else "multiclass", "task_reason": self.target_.reason,
                          "images": self._context.images, "fingerprint": print_, "duplicates": None},
                 "split": {"train": len(s.train), "dev": len(s.dev), "test": len(s.test), "reason": s.sizes.reason,
                           "dev_interval": s.sizes.dev_interval, "test_interval": s.sizes.test_interval},
-                "match": self.match_.to_dict(), "baseline_error": float(self.baseline_error),
-                "tolerance": self._tolerance(), "budget": self.budget, "seed": self.seed,
+                "match": self.match_.to_dict(), "baseline_error": self.baseline_error_, "units": self.target_.units,
+                "tolerance": self.tolerance_, "budget": self.budget, "seed": self.seed,
                 "knobs": [k.name for k in self._knobs], "experiments": [], "lambda_sweep": [],
                 "learning_curve": None, "decisions": self.decisions_, "warnings": [], "final": None, "test": None}
 
@@ -387,8 +419,7 @@ class Recipe:
 
     # ---- validation -------------------------------------------------------------------------
     def _validate_options(self):
-        """(knobs, trainer), checked before any work."""
-        check_levels(self.baseline_error, self.tolerance)
+        """(knobs, trainer), checked before any work (the levels once the task is known)."""
         if self.budget is not None:
             positive(self.budget, "budget", integer=True)
         self._knobs = check_knobs(default_knobs() if self.knobs is None else self.knobs)
@@ -401,37 +432,19 @@ class Recipe:
 
     def _inputs(self, X, y, test, classes):
         """(X, y, test) checked before any work, errors naming X, y or test with the user's own rows and
-        shapes; the labels become indices into `classes_` (np.unique of y's, or `classes` when y holds
-        indices into it, as the CLI gives)."""
+        shapes; the task decided (`target_`), the labels as indices into `classes_` (np.unique of y's, or
+        `classes` when y holds indices into it, as the CLI gives) or the values as floats."""
         X = _features(X, "X")
         if len(X) < MIN_ROWS:
             raise NNRecipeError(f"the data must have at least {MIN_ROWS} rows to split into train, dev and test "
                                 f"and compare dev with test; got {len(X)}")
-        y, n = _labels(y, len(X), "y", "X"), len(X)
+        Xt = None
         if test is not None:
             expect(isinstance(test, (tuple, list)) and len(test) == 2, "test", "a pair (X_test, y_test)",
                    type(test).__name__)
             Xt = _features(test[0], "X_test")
             expect(Xt.shape[1:] == X.shape[1:], "X_test", f"rows of shape {X.shape[1:]} like X", f"shape {Xt.shape}")
-            test = (Xt, _labels(test[1], len(Xt), "y_test", "X_test"))
-        parts = [y] if test is None else [y, test[1]]
-        try:
-            labels = np.concatenate(parts)
-            if classes is None:
-                self.classes_, codes = np.unique(labels, return_inverse=True)
-        except TypeError:                               # mixed kinds: numbers and strings, None, …
-            kinds = sorted({type(plain(v)).__name__ for p in parts for v in p})
-            raise NNRecipeError("y must hold labels of one sortable kind (all numbers or all strings); got "
-                                + ", ".join(kinds)) from None
-        if classes is not None:
-            self.classes_, k = np.asarray(classes), len(classes)
-            ok = labels.dtype.kind in "biuf" and labels.min() >= 0 and labels.max() < k
-            expect(ok, "y", f"indices 0…{k - 1} into classes (given with {k} labels)",
-                   f"values from {plain(labels.min())} to {plain(labels.max())}" if labels.dtype.kind in "biuf"
-                   else f"dtype {labels.dtype}")
-            codes = labels.astype(np.int64)
-        present = np.unique(codes[:n])
-        if len(present) < 2:
-            raise NNRecipeError(f"y must hold at least 2 classes to train a classifier; got 1 class "
-                                f"({plain(self.classes_[present[0]])!r})")
-        return X, codes[:n], None if test is None else (test[0], codes[n:])
+        target = read_target(y, len(X), None if test is None else test[1], 0 if Xt is None else len(Xt), self.task,
+                             classes)
+        self.target_, self.classes_ = target, target.classes
+        return X, target.y, None if test is None else (Xt, target.y_test)

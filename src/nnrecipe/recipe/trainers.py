@@ -29,15 +29,21 @@ FIELDS = ("cost", "penalty", "train_error", "dev_cost", "dev_error")
 
 @dataclass(frozen=True)
 class TrainData:
-    """X (n, d) or images (n, H, W[, C]) and y (n,) class indices to train on; X_dev (n_dev, d) rows and
-    y_dev (n_dev,) to watch; normalizer (transform(X) on rows, fitted on the training rows); n_out (1
-    for two classes, k for k)."""
+    """X (n, d) or images (n, H, W[, C]) and y (n,) class indices or values to train on; X_dev (n_dev, d)
+    rows and y_dev (n_dev,) to watch; normalizer (transform(X) on rows, fitted on the training rows);
+    n_out (1 for two classes or a regression, k for k classes); output: the last layer's activation,
+    "sigmoid", "softmax" or "linear" (a regression: errors are then RMSE in the target's units)."""
     X: np.ndarray
     y: np.ndarray
     X_dev: np.ndarray
     y_dev: np.ndarray
     normalizer: object
     n_out: int
+    output: str = ""
+
+    def __post_init__(self):
+        if not self.output:
+            object.__setattr__(self, "output", "sigmoid" if self.n_out == 1 else "softmax")
 
     @property
     def rows(self):
@@ -79,19 +85,24 @@ class NumpyTrainer(Trainer):
 
     model : None (a He-initialized MLP of the configuration's widths), or a builder
         `model(hidden, keep_prob, seed) -> nr.Network` for the data's width and outputs (1 for two
-        classes, k for k; sigmoid or softmax output). The recipe owns λ: it sets `net.l2` from the
-        configuration.
+        classes, k for k, 1 linear output for a regression). The recipe owns λ: it sets `net.l2` from
+        the configuration.
+
+    A regression trains on the standardized target t = (y − μ)/σ (μ, σ of the training target), so
+    that one learning rate and one λ grid serve every target's scale, and then folds μ and σ into the
+    last layer (W ← σ·W, b ← σ·b + μ): exact for a linear output, and the saved network predicts in
+    the target's units. J and the dev cost are those of t; the history's errors are RMSE in y's units.
     """
-    augments = True
+    augments = regresses = True
 
     def __init__(self, model=None):
         expect(model is None or callable(model), "model", "None or a callable (hidden, keep_prob, seed) -> "
                "nr.Network", type(model).__name__)
         self.model = model
 
-    def build(self, config, n_in, n_out, seed):
-        """A fresh network for `config`, (n, n_in) → n_out outputs."""
-        output = "sigmoid" if n_out == 1 else "softmax"
+    def build(self, config, n_in, n_out, seed, output=None):
+        """A fresh network for `config`, (n, n_in) → n_out outputs (`output`: the last activation)."""
+        output = output or ("sigmoid" if n_out == 1 else "softmax")
         if self.model is None:
             return mlp([n_in, *config.hidden, n_out], hidden=config.activation, output=output, l2=config.l2,
                        keep_prob=config.keep_prob, seed=seed)
@@ -109,20 +120,31 @@ class NumpyTrainer(Trainer):
         return net
 
     def run(self, config, data, epochs, seed, warm=None, verbose=0):
-        net = self.build(config, data.rows.shape[1], data.n_out, seed)
+        net = self.build(config, data.rows.shape[1], data.n_out, seed, data.output)
         net.normalizer = data.normalizer
         if warm is not None:
             net.set_weights(warm.get_weights())
+        regression = data.output == "linear"
+        mu, sigma = (float(np.mean(data.y)), float(np.std(data.y)) or 1.0) if regression else (0.0, 1.0)
+        y, y_dev = ((data.y - mu) / sigma, (data.y_dev - mu) / sigma) if regression else (data.y, data.y_dev)
+        if regression and warm is not None:
+            _fold(net, 1 / sigma, -mu / sigma)           # back to the standardized target
         plateau = plateau_stop()
-        monitor = GradientMonitor(data.rows, data.y, every=max(1, epochs // 30), seed=seed)
-        h = fit(net, data.X if config.augment else data.rows, data.y, dev=(data.X_dev, data.y_dev),
+        monitor = GradientMonitor(data.rows, y, every=max(1, epochs // 30), seed=seed)
+        h = fit(net, data.X if config.augment else data.rows, y, dev=(data.X_dev, y_dev),
                 epochs=epochs, batch_size=config.batch_size, lr=config.lr, optimizer=config.optimizer,
                 callbacks=[plateau, monitor], seed=seed, verbose=verbose,
                 augment=aug.Compose([aug.Rotate(10), aug.Zoom(0.1)]) if config.augment else None)
         history = {k: [float(v) for v in getattr(h, k)] for k in FIELDS}
-        return Result(net, history, len(h), float(net.error(data.rows, data.y)),
-                      float(net.error(data.X_dev, data.y_dev)), history["dev_cost"][-1], h.stop_reason,
-                      list(monitor.epochs), monitor.grad_norms, [f.to_dict() for f in monitor.findings])
+        error = (lambda X, t: float(net.error(X, t))) if not regression else \
+            (lambda X, t: float(np.sqrt(net.error(X, t))))
+        if regression:
+            _fold(net, sigma, mu)                        # predicts in the target's units
+            for k in ("train_error", "dev_error"):      # MSE of t per epoch → RMSE of y
+                history[k] = [sigma * float(np.sqrt(v)) for v in history[k]]
+        return Result(net, history, len(h), error(data.rows, data.y), error(data.X_dev, data.y_dev),
+                      history["dev_cost"][-1], h.stop_reason, list(monitor.epochs), monitor.grad_norms,
+                      [f.to_dict() for f in monitor.findings])
 
     def save(self, model, path, classes=None, features=None):
         """The model file also holds the labels and column names, so that nr.load(path).predict gives
@@ -138,3 +160,11 @@ class NumpyTrainer(Trainer):
         net = load(path)
         net.classes = net.features = None                # in memory: indices, as when trained
         return net
+
+
+def _fold(net, scale, shift):
+    """Make the linear output z become scale·z + shift, in place: W ← scale·W, b ← scale·b + shift of the
+    last Dense layer (float64 arithmetic, stored in the network's dtype)."""
+    last = net.layers[-1].params
+    last["W"][...] = last["W"].astype(np.float64) * scale
+    last["b"][...] = last["b"].astype(np.float64) * scale + shift
