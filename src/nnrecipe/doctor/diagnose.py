@@ -75,11 +75,11 @@ class Diagnosis:
             "next_steps": list(self.next_steps)}
 
 
-def show_error(value, units=None, signed=False):
-    """An error in words: '5.66%' for a rate (units None), 'RMSE 54.12' in the target's units."""
-    if units is None:
-        return f"{value:{'+' if signed else ''}.2%}"
-    return f"{units} {value:{'+' if signed else ''}.4g}"
+def show_error(value, units=None, signed=False, digits=2):
+    """An error in words: '5.66%' for a rate (units None; `digits` decimals), 'RMSE 54.12' (4
+    significant digits) in the target's units."""
+    sign = "+" if signed else ""
+    return f"{value:{sign}.{digits}%}" if units is None else f"{units} {value:{sign}.4g}"
 
 
 def _real(value, name, expected, ok):
