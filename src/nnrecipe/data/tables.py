@@ -165,10 +165,10 @@ class TablePreprocessor:
             width = 0 if matrix is None else matrix.shape[1]
             fill = np.asarray(medians[k:k + width], np.float64)
             k += width
+            decision["outputs"] = [] if spec is None else _outputs(spec)
             if spec is not None:
                 specs.append(spec)
                 fills.append(fill)
-                decision["outputs"] = _outputs(spec)
                 if width:
                     decision["fill"] = fill.tolist()
             decision["reason"] = _reason(spec, decision, min_count)
@@ -515,7 +515,7 @@ def _study_dates(us, missing, name, decision):
     every = _parts(us, missing, PARTS, origin)[~missing]
     parts = [p for j, p in enumerate(PARTS) if np.unique(every[:, j]).size > 1]
     spec = {"name": name, "kind": "datetime", "parts": parts, "origin": origin, "indicator": bool(missing.any())}
-    decision.update(kind="datetime", action="expanded", origin=str(np.datetime64(origin, "us")))
+    decision.update(kind="datetime", action="expanded", origin=_when(origin))
     return spec, decision, _parts(us, missing, parts, origin)
 
 
@@ -542,6 +542,11 @@ def _study_levels(text, name, decision, id_share, min_count, max_levels):
         return None, {**decision, "action": "dropped"}, None
     spec = {"name": name, "kind": "categorical", "levels": kept, "other": bool(rare), "missing": n_missing > 0}
     return spec, {**decision, "action": "encoded"}, None
+
+
+def _when(us):
+    """A time in microseconds since 1970 as ISO text: the date alone at midnight."""
+    return str(np.datetime64(us // US_PER_DAY, "D") if us % US_PER_DAY == 0 else np.datetime64(us, "us"))
 
 
 def _id_name(name):
