@@ -139,6 +139,13 @@ def parser():
     s.add_argument("--seed", type=_count(0), default=0)
     s.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    pr = sub.add_parser("predict", help="predict new raw rows with a saved model and write the predictions as CSV")
+    pr.add_argument("model", help="a model file: model.npz of a run, or one written by `train --out` or net.save")
+    pr.add_argument("rows", metavar="NEW", help="the rows to predict: a .csv or .parquet file with the columns the "
+                                                "model was trained on, in any order (others are ignored)")
+    pr.add_argument("--out", required=True, help="the CSV to write: the id (or row), prediction and, for a "
+                                                 "classifier, one p(<label>) column per class")
+    pr.add_argument("--id", help="a column of NEW to write beside each prediction (default: the row number, from 0)")
     m = sub.add_parser("check-match", help="do two data sets come from one distribution? (exit 1 if not)")
     m.add_argument("a", help="the first set: " + DATA_HELP)
     m.add_argument("b", help="the second set, same columns")
@@ -427,11 +434,63 @@ def check_match(args):
     return 0 if m.same else 1
 
 
+def predict(args):
+    """Labels and class probabilities (or values) of a saved model for the raw rows of a file."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from .data.io import read_arrow
+    from .engine.serialize import atomic_write, load
+    out = writable_path(args.out, "--out")
+    net = load(args.model)
+    table = read_arrow(args.rows, "NEW")
+    where = Path(args.rows).name
+    if args.id is not None and args.id not in table.column_names:
+        raise NNRecipeError(f"--id must name a column of {where}; got {args.id!r} (columns: "
+                            f"{', '.join(table.column_names)})")
+    if net.preprocessor is not None:
+        labels, proba = net.predict_with_proba(table)
+        ignored = net.preprocessor.ignored_
+    else:
+        X, ignored = _model_columns(net, table, where)
+        labels, proba = net.predict_with_proba(X)
+    columns = {args.id or "row": table.column(args.id) if args.id else pa.array(np.arange(table.num_rows))}
+    if labels.ndim == 2:                            # several regression outputs
+        columns.update({f"prediction {j}": labels[:, j] for j in range(labels.shape[1])})
+    else:
+        columns["prediction"] = labels
+    if proba is not None:
+        names = net.classes if net.classes is not None else range(proba.shape[1])
+        columns.update({f"p({name})": proba[:, k] for k, name in enumerate(names)})
+    atomic_write(out, lambda f: pacsv.write_csv(pa.table(columns), f), "--out")
+    ignored = [c for c in ignored if c != args.id]
+    note = f"; ignored {len(ignored)} column(s) the model does not use: {', '.join(map(repr, ignored))}" if ignored else ""
+    print(f"predicted {table.num_rows} row(s) of {where} → {out}{note}")
+    return 0
+
+
+def _model_columns(net, table, where):
+    """(X, ignored columns) for a model without a table preprocessor: its feature columns (by name when
+    the model knows them, else every column of the file) as numbers."""
+    import pyarrow as pa
+    names = net.features if net.features is not None else table.column_names
+    missing = [c for c in names if c not in table.column_names]
+    if missing:
+        raise NNRecipeError(f"NEW must have every column the model was trained on; missing "
+                            f"{', '.join(map(repr, missing))} in {where}")
+    try:
+        X = np.column_stack([table.column(c).cast(pa.float64()).to_numpy(zero_copy_only=False) for c in names])
+    except (pa.ArrowException, NotImplementedError) as exc:
+        raise NNRecipeError(f"NEW must hold numbers in the model's columns (this model has no table "
+                            f"preprocessor); {where} does not ({exc})") from None
+    return X, [c for c in table.column_names if c not in set(names)]
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
         commands = {"run": run, "runs": runs, "demo": demo, "train": train, "gradcheck": gradcheck, "split": split,
-                    "check-match": check_match}
+                    "check-match": check_match, "predict": predict}
         return commands[args.command](args)
     except NNRecipeError as exc:
         print(f"nnrecipe: error: {exc}", file=sys.stderr)

@@ -46,7 +46,17 @@ class Network:
     `grad_theta` (dθ), `slices` (name -> (offset, shape) in θ), `n_penalized` (θ[:n_penalized]
     are the weights L2/L1 apply to). The output: `output_layer`, `fused(layer)`, `logits(X)`,
     `layer_outputs(X)`.
+
+    Raw tables: with `preprocessor` set (a fitted nr.data.tables.TablePreprocessor), every method
+    that takes X (predict, predict_proba, error, cost, fit, ...) takes raw rows with the original
+    column names in any order (a pandas DataFrame, a dict of columns, a pyarrow Table, a
+    .csv/.parquet path): the preprocessor encodes them, then the normalizer applies. A numeric
+    array is then read as the preprocessor's input columns (`preprocessor.columns_`, in that
+    order), and only when they are all numbers or booleans; anything else must come as named
+    columns. Without a preprocessor X is the numeric matrix, as always.
     """
+
+    preprocessor = None              # networks pickled before preprocessors existed read None
 
     def __init__(self, layers, input_dim=None, l2=0.0, l1=0.0, seed=None, dtype="float32"):
         self.layers = list(layers)
@@ -63,6 +73,7 @@ class Network:
         self.dtype = resolve_dtype(dtype)
         self.seed = check_seed(seed)
         self.loss = LOSSES[last.activation]()
+        self.preprocessor = None     # optional: raw rows -> features (transform), before the normalizer
         self.normalizer = None       # optional: an object with transform(X), applied to every X
         self.classes = None          # optional (n_classes,): the labels predict returns for 0, 1, ...
         self.features = None         # optional list of the input columns' names, in order
@@ -216,7 +227,10 @@ class Network:
             raise NNRecipeError("the network is not built yet: give input_dim, or call fit/cost with data first")
 
     def prepare_X(self, X):
-        """Validate X, build the network on first use, cast to its dtype, apply the normalizer."""
+        """Encode raw rows with the preprocessor (if any), validate X, build the network on first use,
+        cast to its dtype, apply the normalizer."""
+        if self.preprocessor is not None:
+            X = self.preprocessor.transform(X)
         X = as_matrix(X, "X")
         if not self.built:
             self.build(X.shape[1])
@@ -323,15 +337,27 @@ class Network:
         if not self.loss.classifier:
             raise NNRecipeError("predict_proba needs a classifier (sigmoid or softmax output); this network "
                                 "has a linear output: use predict")
-        out = self.output(X)
-        return np.hstack([1 - out, out]) if out.shape[1] == 1 and self.loss.activation == "sigmoid" else out
+        return self._proba(self.logits(self.prepare_X(X)))
 
     def predict(self, X):
         """Labels or values (n_samples,): classes[index] when `classes` is set, else the class
         index (0/1 for one sigmoid unit); values for regression. Labels are decided from the
         logits (z > 0, argmax z), as `error` decides them."""
-        labels = self.loss.predict(self.logits(self.prepare_X(X)))
+        return self._labels(self.logits(self.prepare_X(X)))
+
+    def predict_with_proba(self, X):
+        """(predict(X), predict_proba(X)) from one pass: X is prepared (preprocessor, normalizer) and
+        run through the network once. The probabilities are None for a regression network."""
+        z = self.logits(self.prepare_X(X))
+        return self._labels(z), (self._proba(z) if self.loss.classifier else None)
+
+    def _labels(self, z):
+        labels = self.loss.predict(z)
         return labels if self.classes is None else np.asarray(self.classes)[labels]
+
+    def _proba(self, z):
+        out = self.loss.output(z)
+        return np.hstack([1 - out, out]) if out.shape[1] == 1 and self.loss.activation == "sigmoid" else out
 
     def error(self, X, y):
         """Share misclassified (classifier) or mean squared error (regression)."""

@@ -3,6 +3,11 @@
 Nothing in a file is executed: layers are rebuilt from a fixed table of types, every value
 is validated, and any unreadable, truncated or hostile file raises NNRecipeError.
 Writes go to a temporary file in the same folder, then an atomic rename.
+
+A network with a table preprocessor (net.preprocessor) is written as version 2: the
+preprocessor's learned values go in the metadata ("preprocessor": {"type", "state"}) and in
+arrays named "preprocessor.*". A network without one is written as version 1, as before, and
+both versions load.
 """
 
 import json
@@ -17,6 +22,7 @@ from .._version import __version__
 from ..errors import NNRecipeError, expect
 
 FORMAT, VERSION = "nnrecipe-model", 1
+VERSIONS = (1, 2)           # 2: the file holds a table preprocessor (version 1 readers must refuse it)
 MAX_BYTES = 4 << 30          # refuse archives that claim more than 4 GiB uncompressed
 _META = "__meta__"
 
@@ -83,9 +89,29 @@ def save(net, path):
     if net.normalizer is not None:
         normalizer = {"type": type(net.normalizer).__name__}
         arrays.update({f"normalizer.{k}": v for k, v in net.normalizer.state().items()})
-    write_archive(path, arrays, {"format": FORMAT, "version": VERSION, "nnrecipe": __version__,
-                                 "network": config, "normalizer": normalizer,
-                                 "classes": _labels_meta(net), "features": _features_meta(net)})
+    meta = {"format": FORMAT, "version": VERSION, "nnrecipe": __version__, "network": config,
+            "normalizer": normalizer, "classes": _labels_meta(net), "features": _features_meta(net)}
+    if net.preprocessor is not None:
+        meta["version"], meta["preprocessor"] = 2, _preprocessor_meta(net, arrays)
+    write_archive(path, arrays, meta)
+
+
+def _preprocessors():
+    from ..data.tables import TablePreprocessor
+    return {"TablePreprocessor": TablePreprocessor}
+
+
+def _preprocessor_meta(net, arrays):
+    """{"type", "state"} of net.preprocessor; its arrays go into `arrays` as "preprocessor.<name>"."""
+    pre, kinds = net.preprocessor, _preprocessors()
+    expect(type(pre).__name__ in kinds and isinstance(pre, kinds[type(pre).__name__]), "preprocessor",
+           f"a fitted {' or '.join(kinds)} to be saved", type(pre).__name__)
+    state, state_arrays = pre.to_state()
+    width = len(pre.feature_names_out_)
+    expect(width == net.input_dim, "preprocessor", f"one output column per network input ({net.input_dim})",
+           f"{width} columns")
+    arrays.update({f"preprocessor.{k}": v for k, v in state_arrays.items()})
+    return {"type": type(pre).__name__, "state": state}
 
 
 def _n_classes(net):
@@ -136,9 +162,10 @@ def network_from_config(config):
 def load(path):
     """Read a network written by `save`. Raises NNRecipeError for any bad file."""
     arrays, meta = read_archive(path)
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise NNRecipeError(f"{path} must be an nnrecipe model file (format {FORMAT!r}, version {VERSION}); "
-                            f"got format {meta.get('format')!r}, version {meta.get('version')!r}")
+    if meta.get("format") != FORMAT or meta.get("version") not in VERSIONS:
+        raise NNRecipeError(f"{path} must be an nnrecipe model file (format {FORMAT!r}, version "
+                            f"{' or '.join(map(str, VERSIONS))}); got format {meta.get('format')!r}, "
+                            f"version {meta.get('version')!r}")
     net = network_from_config(meta.get("network"))
     weights = {}
     for name, p in net.params.items():
@@ -155,7 +182,25 @@ def load(path):
             raise NNRecipeError(f"{path}: normalizer type must be one of {', '.join(NORMALIZERS)}; got {kind!r}")
         state = {k.removeprefix("normalizer."): v for k, v in arrays.items() if k.startswith("normalizer.")}
         net.normalizer = NORMALIZERS[kind].from_state(state, n_features=net.input_dim)
+    if meta.get("preprocessor") is not None:
+        net.preprocessor = _load_preprocessor(path, meta["preprocessor"], arrays, net.input_dim)
     net.classes = None if meta.get("classes") is None else np.asarray(meta["classes"])
     net.features = meta.get("features")
     _labels_meta(net), _features_meta(net)             # the same checks as on save
     return net
+
+
+def _load_preprocessor(path, meta, arrays, input_dim):
+    kinds = _preprocessors()
+    kind = meta.get("type") if isinstance(meta, dict) else None
+    if kind not in kinds:
+        raise NNRecipeError(f"{path}: preprocessor type must be one of {', '.join(kinds)}; got {kind!r}")
+    state = {k.removeprefix("preprocessor."): v for k, v in arrays.items() if k.startswith("preprocessor.")}
+    try:
+        pre = kinds[kind].from_state(meta.get("state"), state)
+    except NNRecipeError as exc:
+        raise NNRecipeError(f"{path}: {exc}") from None
+    if len(pre.feature_names_out_) != input_dim:
+        raise NNRecipeError(f"{path}: the preprocessor must give one column per network input ({input_dim}); "
+                            f"got {len(pre.feature_names_out_)}")
+    return pre
