@@ -106,19 +106,31 @@ def test_split_task_regress_does_not_stratify(counts, tmp_path, capsys):
     assert json.loads((tmp_path / "s2" / "stats.json").read_text())["classes"] is None
 
 
-@pytest.mark.parametrize("command", [["check-match", "{f}", "{f}"], ["run", "{f}", "--out", "{out}"]])
-def test_check_match_and_run_pass_task_to_the_reader(tmp_path, table, capsys, command):
+@pytest.mark.parametrize("command, message", [
+    (["check-match", "{f}", "{f}"], "must hold whole-number class labels for task='classify' (CLI --task classify)"),
+    (["run", "{f}", "--out", "{out}"], "y must be class labels (a fractional value means a regression: pass "
+                                       "task='regress'); got 0.5 at row 0"),
+])
+def test_check_match_and_run_pass_task_to_the_reader(tmp_path, table, capsys, command, message):
     X, _ = table
     write_data(tmp_path / "f.csv", X, np.arange(400) % 2 + 0.5, ["a", "b", "c"], "label")     # 0.5, 1.5
     args = [a.format(f=tmp_path / "f.csv", out=tmp_path / "r") for a in command]
     assert main([*args, "--target", "label", "--task", "classify"]) == 2
-    assert "must hold whole-number class labels for task='classify' (CLI --task classify)" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
-def test_run_refuses_task_regress(counts, tmp_path, capsys):
-    assert main(["run", str(counts), "--target", "label", "--task", "regress", "--out", str(tmp_path / "r")]) == 2
-    assert "--task must be auto or classify for run (the recipe classifies)" in capsys.readouterr().err
-    assert not (tmp_path / "r").exists()
+def test_run_regresses_whole_numbers_when_asked(counts, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["run", str(counts), "--target", "label", "--task", "regress", "--out", str(out), "--quiet",
+                 "--budget", "100"]) == 0
+    text = capsys.readouterr().out
+    assert "task: regression, as asked (--task regress)" in text and "test error RMSE" in text
+    assert json.loads((out / "run.json").read_text())["data"]["kind"] == "regression"
+
+
+def test_run_without_target_on_a_table_is_refused(counts, tmp_path, capsys):
+    assert main(["run", str(counts), "--out", str(tmp_path / "r")]) == 2
+    assert "--target must name the column to predict in" in capsys.readouterr().err
 
 
 def test_split_of_data_with_its_own_test_set_says_what_it_leaves_out(tmp_path, capsys):

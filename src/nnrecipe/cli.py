@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._version import __version__
 from ._checks import writable_folder, writable_path
-from .doctor.diagnose import describe_error
+from ._version import __version__
+from .data.io import TABLE_SUFFIXES as TABLES
+from .doctor.diagnose import describe_test
 from .errors import LeakageWarning, NNRecipeError, TestSetWarning
 
 
@@ -237,29 +238,30 @@ def run(args):
     console = Console(soft_wrap=True)
     if args.resume and args.force:
         raise NNRecipeError("give --resume or --force, not both")
-    if args.task == "regress":
-        raise NNRecipeError("--task must be auto or classify for run (the recipe classifies); got regress. "
-                            "`nnrecipe train` fits a regression target")
     name = Path(args.data).stem if args.data not in _bundled() else args.data
     out = writable_folder(args.out or _default_out(Path("runs") / name, args), "--out")
     if args.mlflow:
         from .adapters.mlflow import check
         check(args.mlflow)
-    t = _read(args.data, args) if args.data != "digits" else _bundled_images("digits")
     recipe = Recipe(baseline_error=args.baseline_error, tolerance=args.tolerance, budget=args.budget,
-                    seed=args.seed, out=out, resume=args.resume, force=args.force,
+                    seed=args.seed, out=out, resume=args.resume, force=args.force, task=args.task,
                     verbose=0 if args.quiet else 1, log=lambda text: console.print(f"[bold]›[/] {text}"))
     with warnings.catch_warnings():           # the decision trail below states them; no second copy
         warnings.simplefilter("ignore", LeakageWarning)
         warnings.simplefilter("ignore", TestSetWarning)
-        recipe.fit(t.X, t.y, test=t.test, name=name, features=t.features, classes=t.classes)
+        if Path(args.data).suffix.lower() in TABLES and Path(args.data).is_file():   # raw columns, as written
+            if not args.target:
+                raise NNRecipeError("--target must name the column to predict in " + Path(args.data).name)
+            recipe.fit(args.data, args.target, name=name, drop_missing=args.drop_nan)
+        else:
+            t = _read(args.data, args) if args.data != "digits" else _bundled_images("digits")
+            recipe.fit(t.X, t.y, test=t.test, name=name, features=t.features, classes=t.classes)
     for line in recipe.decisions_:
         console.print(f"  · {line}")
     report = _write_report(out, recipe)
-    test, n_exp = recipe.record_["test"], len(recipe.experiments_)
-    console.print(f"[bold]{recipe.diagnosis_.case}[/] (train {recipe.diagnosis_.train_error:.2%}, dev "
-                  f"{recipe.diagnosis_.dev_error:.2%}, baseline {recipe.baseline_error:.2%}) · [bold]test error "
-                  f"{describe_error(test['errors'], test['n'])}[/] · "
+    test, n_exp, d = recipe.record_["test"], len(recipe.experiments_), recipe.diagnosis_
+    console.print(f"[bold]{d.case}[/] (train {d.show(d.train_error)}, dev {d.show(d.dev_error)}, baseline "
+                  f"{d.show(d.baseline_error)}) · [bold]test error {describe_test(test)}[/] · "
                   f"{recipe.record_['spent_epochs']} epochs over {n_exp} experiment{'' if n_exp == 1 else 's'}")
     console.print(f"run folder {out}: run.json, model.npz" + (f", {report.name}" if report else ""))
     if args.mlflow:
@@ -360,22 +362,31 @@ def _summary(record, folder):
     """One row of the runs under a folder: data, created, experiments, epochs, dev, test."""
     final = next((e for e in record["experiments"] if e["id"] == (record.get("final") or {}).get("experiment")),
                  None)
+    show = _shows(record)
     return (record["data"]["name"], record["created"][:16].replace("T", " "), str(len(record["experiments"])),
-            str(record.get("spent_epochs", "")), f"{final['dev_error']:.2%}" if final else "—",
-            f"{record['test']['error']:.2%}" if record.get("test") else "—")
+            str(record.get("spent_epochs", "")), show(final["dev_error"]) if final else "—",
+            show(record["test"]["error"]) if record.get("test") else "—")
+
+
+def _shows(record):
+    """How a run's errors are written: rates as 2.00%, a regression's RMSE as a number."""
+    units = record.get("units")
+    return (lambda v: f"{v:.2%}") if units is None else (lambda v: f"{v:.4g}")
 
 
 def _experiments(record, folder):
     """(table of a run's experiments, their `why` lines, the test line): `why` is long prose, so it
     goes below the table, where the numbers need not share the width with it."""
-    table = _table(f"{folder}: {record['data']['name']}, baseline {record['baseline_error']:.2%}",
+    show = _shows(record)
+    units = f" ({record['units']})" if record.get("units") else ""
+    table = _table(f"{folder}: {record['data']['name']}, baseline {show(record['baseline_error'])}{units}",
                    "#", "knob", "hidden", "λ", "keep", "epochs", "train", "dev", ("case", "fold"), "chosen")
     chosen = (record.get("final") or {}).get("experiment")
     whys = []
     for e in record["experiments"]:
         c = e["config"]
         table.add_row(str(e["id"]), e["knob"], ",".join(map(str, c["hidden"])), f"{c['l2']:g}",
-                      f"{c['keep_prob']:g}", str(e["epochs"]), f"{e['train_error']:.2%}", f"{e['dev_error']:.2%}",
+                      f"{c['keep_prob']:g}", str(e["epochs"]), show(e["train_error"]), show(e["dev_error"]),
                       e["diagnosis"]["case"], "✓" if e["id"] == chosen else "")
         whys.append(f"{e['id']:>3}  {e['why']}")
     test = record.get("test")
@@ -383,8 +394,9 @@ def _experiments(record, folder):
         return table, whys, []
     times = len(test.get("openings") or [None])
     opened = f"once, {test['opened_at']}" if times == 1 else f"{times} times, first {test['opened_at']}"
-    errors = test.get("errors", round(test["error"] * test["n"]))      # older records lack the count
-    return table, whys, [f"test error {describe_error(errors, test['n'])} (opened {opened})"]
+    if "rmse" not in test:
+        test = test | {"errors": test.get("errors", round(test["error"] * test["n"]))}   # older records lack it
+    return table, whys, [f"test error {describe_test(test)} (opened {opened})"]
 
 
 def split(args):

@@ -166,3 +166,11 @@ def describe_error(errors, n):
     """An error rate with its 95% Wilson interval: '0.00% (95% CI 0.00–6.02%, n = 60)'."""
     low, high = error_interval(errors, n)
     return f"{errors / n:.2%} (95% CI {100 * low:.2f}–{high:.2%}, n = {n})"
+
+
+def describe_test(test):
+    """A run record's test result in words: '7.00% (95% CI 4.22–11.41%, n = 200)' for a classifier,
+    'RMSE 54.1 (95% CI 47.9–60.3, n = 89)' for a regression (its bootstrap interval)."""
+    if "rmse" in test:
+        return f"RMSE {test['rmse']:.4g} (95% CI {test['low']:.4g}–{test['high']:.4g}, n = {test['n']})"
+    return describe_error(test["errors"], test["n"])

@@ -18,7 +18,8 @@ from .knobs import (
     Wider,
     default_knobs,
 )
-from .loop import MIN_ROWS, Recipe
+from .inputs import MIN_ROWS
+from .loop import Recipe
 from .store import RunStore
 from .trainers import NumpyTrainer, Result, TrainData, Trainer
 

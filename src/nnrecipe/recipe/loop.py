@@ -13,21 +13,19 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from .._checks import as_rows, plain, positive
+from .._checks import plain, positive
 from ..data.match import check_match
 from ..data.normalize import Standardizer, rows_in
-from ..data.split import split, split_dev
-from ..doctor.diagnose import check_levels, describe_error, diagnose, error_interval
+from ..doctor.diagnose import check_levels, describe_test, diagnose, error_interval
 from ..errors import LeakageWarning, NNRecipeError, TestSetWarning, expect
 from .experiment import Config, Experiment
+from .inputs import is_table, read_inputs
 from .knobs import Candidate, Context, Skip, check_knobs, default_knobs
 from .store import RUN_FORMAT, RUN_VERSION, RunStore, fingerprint
-from .target import read_target
 from .trainers import NumpyTrainer, TrainData
 
 REGRESSION_TOLERANCE = 0.02           # of the training target's standard deviation
 MAX_POINTS = 2000                      # test predictions kept in run.json for the report's plots
-MIN_ROWS = 50                          # 60/20/20 leaves ≥ 10 rows in dev and test for the match check
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
@@ -42,25 +40,6 @@ def _warn_user(message, category):
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(PACKAGE):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
-
-
-def _features(X, name):
-    """X as an array of rows (n, d) or images (n, H, W[, C]), numeric and finite; errors name `name`
-    and the user's own row and column."""
-    try:
-        X = np.asarray(X)
-    except (TypeError, ValueError) as exc:              # ragged lists and the like
-        raise NNRecipeError(f"{name} must be array-like of numbers; got {type(X).__name__} ({exc})") from None
-    as_rows(X, name)                                    # the checks (images flattened to rows)
-    return X
-
-
-def describe_test(test):
-    """The test result in words: '7.00% (95% CI 4.22–11.41%, n = 200)' or 'RMSE 54.1 (95% CI 47.9–60.3,
-    n = 89)'."""
-    if "rmse" in test:
-        return f"RMSE {test['rmse']:.4g} (95% CI {test['low']:.4g}–{test['high']:.4g}, n = {test['n']})"
-    return describe_error(test["errors"], test["n"])
 
 
 def _title(knob):
@@ -116,22 +95,33 @@ class Recipe:
         self.out, self.resume, self.force, self.verbose, self.log = out, resume, force, verbose, log
 
     # ---- the run ----------------------------------------------------------------------------
-    def fit(self, X, y, test=None, name="data", features=None, classes=None):
-        """Run the recipe on (X, y): X (n, d) or images (n, H, W[, C]); y (n,) class labels of one
-        sortable kind (0/1, -1/1, 3/7, strings: `classes_` keeps them), or indices into `classes`.
-        test : (X_test, y_test) when the data comes with its own test set, else split off."""
+    def fit(self, X, y, test=None, name="data", features=None, classes=None, drop_missing=False):
+        """Run the recipe on (X, y).
+
+        X : (n, d) numbers or images (n, H, W[, C]); or a raw table (a pandas DataFrame, a pyarrow
+            Table, a dict of columns, a .csv/.parquet path) with text, gaps, dates: it is prepared by a
+            TablePreprocessor fitted on the training rows only (kept in the model file).
+        y : (n,) class labels of one sortable kind (0/1, -1/1, 3/7, strings: `classes_` keeps them) or
+            numbers (a regression, see `task`), indices into `classes`, or the name of X's target column.
+            Rows whose target is missing are dropped and counted.
+        test : (X_test, y_test) when the data comes with its own test set, else split off.
+        drop_missing : drop a raw table's rows with any missing feature (they are imputed otherwise).
+        """
         knobs, trainer = self._validate_options()
-        X, y, test = self._inputs(X, y, test, classes)
-        target = self.target_
+        inputs = read_inputs(X, y, test, classes, self.task, drop_missing)
+        target = self.target_ = inputs.target
+        self.classes_ = target.classes
         if target.regression and not getattr(trainer, "regresses", False):
             raise NNRecipeError(f"trainer must be able to fit a regression (the target is one: {target.reason}); "
                                 f"{type(trainer).__name__} classifies only")
-        s = split_dev(X, y, test, seed=self.seed) if test is not None else split(X, y, seed=self.seed)
-        self.split_ = s
+        s = self.split_ = inputs.split(self.seed)
+        self.preprocessor_, self._dropped = inputs.preprocessor, inputs.dropped
+        if inputs.preprocessor is not None:
+            features = inputs.preprocessor.feature_names_out_
         self.baseline_error_, self.tolerance_ = self._levels(s.train.y)
         store = RunStore(self.out, self.resume, self.force, writes=getattr(trainer, "writes", True))
         labels = self.classes_ if self.classes_ is not None else np.array(["regression"])
-        print_ = fingerprint(X, y, test, labels, s)
+        print_ = fingerprint(inputs.X, target.y, inputs.test, labels, s)
         store.open(print_, self.seed)
         self._store, self._trainer = store, trainer
         self.standardizer_ = Standardizer().fit(s.train.X)
@@ -140,11 +130,12 @@ class Recipe:
         self.match_ = check_match(s.dev, s.test, seed=self.seed, features=names)
         self._data = TrainData(s.train.X, s.train.y, _rows(s.dev.X), s.dev.y, self.standardizer_, target.n_out,
                                target.output)
-        self._context = Context(len(s.train), len(s.dev), d, target.n_out, X.ndim > 2,
+        self._context = Context(len(s.train), len(s.dev), d, target.n_out, s.train.X.ndim > 2,
                                 bool(getattr(trainer, "augments", False)), self.tolerance_, target.units)
         self.experiments_, self.decisions_, self._done, self._spent, self._over_budget = [], [], {}, 0, False
         self.record_ = self._new_record(name, features, s, print_)
         self._decide(target.reason)
+        self._data_decisions(inputs)
         self._decide(f"split: {s.sizes}")
         self._decide(("dev and test match: " if self.match_.same else "WARNING, dev and test differ: ")
                      + self.match_.verdict + ("" if self.match_.same else
@@ -154,8 +145,10 @@ class Recipe:
         return self
 
     def predict(self, X):
-        """The chosen model's predictions: labels of y (`classes_`, not class indices), or values."""
-        out = np.asarray(self.best_.predict(_rows(np.asarray(X)))).reshape(-1)
+        """The chosen model's predictions: labels of y (`classes_`, not class indices), or values. X as
+        given to fit: numbers, or raw rows with the original columns (any order) when fit had a table."""
+        X = self.preprocessor_.transform(X) if self.preprocessor_ is not None and is_table(X) else np.asarray(X)
+        out = np.asarray(self.best_.predict(_rows(X))).reshape(-1)
         return out if self.classes_ is None else self.classes_[out.astype(int)]
 
     # ---- the policy -------------------------------------------------------------------------
@@ -306,7 +299,7 @@ class Recipe:
                              f"{f['repair']}")
         e.diagnosis = diagnose(e.train_error, e.dev_error, self.baseline_error_, self.tolerance_, self.target_.units)
         self._spent += e.epochs
-        self._store.save_model(self._trainer, e.net, model, self.classes_, self._features())
+        self._save_model(e.net, model)
         self.experiments_.append(e)
         self._decide(f"experiment {number} ({why}): train {e.diagnosis.show(e.train_error)}, dev "
                      f"{e.diagnosis.show(e.dev_error)} → {e.diagnosis.case}")
@@ -337,7 +330,7 @@ class Recipe:
             self._warn(f"the test set of the run in {self.out} has now been opened {len(openings)} times (first "
                        f"at {openings[0]['at']}): a choice made after seeing its error fits the test set, so "
                        "the error is no longer an unbiased estimate", TestSetWarning)
-        self._store.save_model(self._trainer, self.best_, model, self.classes_, self._features())
+        self._save_model(self.best_, model)
         self._save()
 
     def _recorded_test(self, best):
@@ -375,6 +368,24 @@ class Recipe:
     def _features(self):
         return self.record_["data"]["features"]
 
+    def _save_model(self, model, name):
+        self._store.save_model(self._trainer, model, name, self.classes_, self._features(), self.preprocessor_)
+
+    def _data_decisions(self, inputs):
+        """The trail's lines for rows dropped and for every column a raw table's preprocessor did more with
+        than use as it is; the record's data section gets them all."""
+        for reason, count in inputs.dropped.items():
+            self._decide(f"rows dropped: {count} ({reason})")
+        pre = inputs.preprocessor
+        if pre is None:
+            return
+        plain_ = [d["column"] for d in pre.decisions_ if d["action"] == "used"]
+        if plain_:
+            self._decide(f"columns used as they are: {', '.join(map(str, plain_))}")
+        for d in pre.decisions_:
+            if d["action"] != "used":
+                self._decide(f"column {d['column']!r} ({d['kind']}): {d['action']}, {d['reason']}")
+
     def _new_record(self, name, features, s, print_):
         return {"format": RUN_FORMAT, "version": RUN_VERSION,
                 "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -384,8 +395,10 @@ class Recipe:
                          "classes": None if self.classes_ is None else
                          [c if isinstance(c, (int, float, str)) else str(c) for c in map(plain, self.classes_)],
                          "kind": self.target_.task if self.target_.regression else
-                         "binary" if self._context.n_out == 1 else "multiclass", "task_reason": self.target_.reason,
-                         "images": self._context.images, "fingerprint": print_, "duplicates": None},
+                         "binary" if self._context.n_out == 1 else "multiclass",
+                         "images": self._context.images, "fingerprint": print_, "duplicates": None,
+                         "columns": None if self.preprocessor_ is None else self.preprocessor_.decisions_,
+                         "rows_dropped": self._dropped, "task_reason": self.target_.reason},
                 "split": {"train": len(s.train), "dev": len(s.dev), "test": len(s.test), "reason": s.sizes.reason,
                           "dev_interval": s.sizes.dev_interval, "test_interval": s.sizes.test_interval},
                 "match": self.match_.to_dict(), "baseline_error": self.baseline_error_, "units": self.target_.units,
@@ -429,22 +442,3 @@ class Recipe:
         expect(callable(getattr(trainer, "run", None)), "trainer", "an object with run(config, data, epochs, seed, "
                "warm, verbose), e.g. nnrecipe.torch.TorchTrainer", type(trainer).__name__)
         return self._knobs, trainer
-
-    def _inputs(self, X, y, test, classes):
-        """(X, y, test) checked before any work, errors naming X, y or test with the user's own rows and
-        shapes; the task decided (`target_`), the labels as indices into `classes_` (np.unique of y's, or
-        `classes` when y holds indices into it, as the CLI gives) or the values as floats."""
-        X = _features(X, "X")
-        if len(X) < MIN_ROWS:
-            raise NNRecipeError(f"the data must have at least {MIN_ROWS} rows to split into train, dev and test "
-                                f"and compare dev with test; got {len(X)}")
-        Xt = None
-        if test is not None:
-            expect(isinstance(test, (tuple, list)) and len(test) == 2, "test", "a pair (X_test, y_test)",
-                   type(test).__name__)
-            Xt = _features(test[0], "X_test")
-            expect(Xt.shape[1:] == X.shape[1:], "X_test", f"rows of shape {X.shape[1:]} like X", f"shape {Xt.shape}")
-        target = read_target(y, len(X), None if test is None else test[1], 0 if Xt is None else len(Xt), self.task,
-                             classes)
-        self.target_, self.classes_ = target, target.classes
-        return X, target.y, None if test is None else (Xt, target.y_test)

@@ -148,13 +148,13 @@ class RunStore:
             text = json.dumps(record, indent=1, default=_jsonable).encode()
             atomic_write(self.out / "run.json", lambda f: f.write(text))
 
-    def save_model(self, trainer, model, name, classes=None, features=None):
+    def save_model(self, trainer, model, name, classes=None, features=None, preprocessor=None):
         if self.writes:
             save = getattr(trainer, "save", None)             # optional in the Trainer protocol
             if save is None:
                 model.save(self.out / name)
             else:
-                save(model, self.out / name, classes, features)
+                save(model, self.out / name, classes, features, preprocessor)
 
     def load_model(self, trainer, name):
         """The model recorded as `name`, or None (no folder, no file, or a trainer that cannot read it)."""

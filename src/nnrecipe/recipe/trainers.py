@@ -146,19 +146,20 @@ class NumpyTrainer(Trainer):
                       history["dev_cost"][-1], h.stop_reason, list(monitor.epochs), monitor.grad_norms,
                       [f.to_dict() for f in monitor.findings])
 
-    def save(self, model, path, classes=None, features=None):
-        """The model file also holds the labels and column names, so that nr.load(path).predict gives
-        y's labels (in memory the networks keep predicting indices)."""
-        model.classes = classes
+    def save(self, model, path, classes=None, features=None, preprocessor=None):
+        """The model file also holds the labels, the column names and a raw table's preprocessor, so that
+        nr.load(path).predict(raw rows) gives y's labels (in memory the networks keep predicting indices
+        of prepared rows)."""
+        model.classes, model.preprocessor = classes, preprocessor
         model.features = features if features is not None and len(features) == model.input_dim else None
         try:
             model.save(path)
         finally:
-            model.classes = model.features = None
+            model.classes = model.features = model.preprocessor = None
 
     def load(self, path):
         net = load(path)
-        net.classes = net.features = None                # in memory: indices, as when trained
+        net.classes = net.features = net.preprocessor = None     # in memory: indices of prepared rows
         return net
 
 
