@@ -169,7 +169,7 @@ def test_the_command_refuses_bad_input(model, tmp_path, capsys):
     (tmp_path / "ragged.csv").write_text("a,b\n1,2\n3\n")
     cases.append(((path, tmp_path / "ragged.csv", "--out", out), "line 3"))
     for argv, message in cases:
-        code, printed, err = _run(capsys, "predict", *argv)
+        code, _, err = _run(capsys, "predict", *argv)
         assert code == 2 and message in err, (argv, err)
     assert not out.exists()
 
@@ -241,7 +241,7 @@ def test_tampered_preprocessors_raise(model, tmp_path, edit, message):
 
 
 def test_save_refuses_a_preprocessor_that_does_not_fit(model, tmp_path):
-    _, plain, pre, _, _ = model
+    plain = model[1]
     narrow = TablePreprocessor().fit({"x": [1.0, 2.0, 3.0]})
     plain.preprocessor = narrow
     try:

@@ -366,3 +366,12 @@ def test_scikit_learn_column_transformer_is_the_oracle():
              + [f"c{j}={v}" for j, c in enumerate(oracle.named_transformers_["cat"].categories_) for v in c])
     assert sorted(pre.feature_names_out_) == sorted(names)
     np.testing.assert_array_equal(pre.transform(table), expected[:, [names.index(f) for f in pre.feature_names_out_]])
+
+
+def test_unsupported_types_are_dropped_with_the_reason():
+    pre = TablePreprocessor(min_level_count=1).fit({"l": pa.array([[1], [2, 3], []]), "x": [1.0, 2.0, 3.0],
+                                                    "b": pa.array([b"u", b"v", b"u"])})
+    by = {d["column"]: d for d in pre.decisions_}
+    assert (by["l"]["kind"], by["l"]["action"]) == ("unsupported", "dropped")
+    assert "list<item: int64>" in by["l"]["reason"]
+    assert pre.feature_names_out_ == ["x", "b=u", "b=v"]

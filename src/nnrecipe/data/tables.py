@@ -42,6 +42,7 @@ naming every missing one; extra columns are ignored (listed in `ignored_`). The 
 model files is JSON and float64 arrays (`to_state` / `from_state`), never pickled objects.
 """
 
+import itertools
 import numbers
 import os
 import re
@@ -285,7 +286,7 @@ class TablePreprocessor:
         check(isinstance(fill, np.ndarray) and fill.dtype == np.float64 and fill.shape == (sum(widths),)
               and np.isfinite(fill).all(), f"fill must be {sum(widths)} finite float64 values")
         cuts = np.cumsum([0, *widths])
-        self._set_fitted([dict(s) for s in specs], [fill[a:b].copy() for a, b in zip(cuts[:-1], cuts[1:])],
+        self._set_fitted([dict(s) for s in specs], [fill[a:b].copy() for a, b in itertools.pairwise(cuts)],
                          list(seen), decisions, n_rows)
         return self
 
