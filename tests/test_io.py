@@ -401,3 +401,17 @@ def test_two_column_target_is_regression_unless_classify(tmp_path):
     assert read_data(tmp_path / "d.npz").y.shape == (3, 2)
     with pytest.raises(NNRecipeError, match=r"^target 'y' must be 1-D \(one label per row\) for task='classify'"):
         read_data(tmp_path / "d.npz", task="classify")
+
+
+def test_read_data_takes_a_table_in_memory():
+    import nnrecipe as nr
+    columns = {"a": [1.0, 2.0, 3.0, 4.0], "c": ["x", "y", "x", "y"], "label": ["p", "q", "p", "q"]}
+    t = nr.read_data(columns, "label", categorical="onehot")
+    np.testing.assert_array_equal(t.X, [[1, 1, 0], [2, 0, 1], [3, 1, 0], [4, 0, 1]])
+    assert t.y.tolist() == [0, 1, 0, 1] and t.features == ["a", "c=x", "c=y"] and t.classes == ["p", "q"]
+    import pyarrow as pa
+    assert nr.read_data(pa.table(columns), "label", categorical="onehot").features == t.features
+    with pytest.raises(nr.NNRecipeError, match="target must be the name of the table's label column; got None"):
+        nr.read_data(columns)
+    with pytest.raises(nr.NNRecipeError, match="path must be a pyarrow Table, a pandas DataFrame"):
+        nr.read_data(42, "label")

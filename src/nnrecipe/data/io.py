@@ -6,6 +6,7 @@ and Pillow are imported only when a file of theirs is read or written.
 """
 
 import numbers
+import os
 import warnings
 import zipfile
 from pathlib import Path
@@ -40,7 +41,9 @@ class Table(NamedTuple):
 
 
 def read_data(path, target=None, *, categorical=None, drop_nan=False, image_size=None, task="auto"):
-    """Read a data file or an image folder into a `Table` (test is None).
+    """Read a data file, an image folder or a table in memory (a pandas DataFrame, a pyarrow Table, a
+    dict of columns) into a `Table` of numbers (test is None). To keep the original columns for a
+    model, give the table itself to `nr.Recipe().fit(table, target)`.
 
     target: the label column (.csv/.parquet, required) or array (.npz/.mat, default "y");
         None for an image folder, whose subfolder names are the classes.
@@ -71,6 +74,11 @@ def _read(path, target, categorical, drop_nan, image_size, task, target_arg):
            "None or 'onehot'", repr(categorical))
     expect(isinstance(task, str) and task in TASKS, "task", "'auto', 'classify' or 'regress'", shown(task))
     expect(isinstance(drop_nan, bool | np.bool_), "drop_nan", "True or False", repr(drop_nan))
+    if not isinstance(path, (str, os.PathLike)):          # a table in memory: a DataFrame, pyarrow, a dict
+        from .tables import as_arrow
+        expect(isinstance(target, str), target_arg, "the name of the table's label column", repr(target))
+        return _from_arrow(as_arrow(path, "path"), target, categorical, drop_nan, task, target_arg, "the table",
+                           csv=False)
     path = Path(path)
     if not path.exists():
         raise NNRecipeError(f"path must be an existing file or image folder; got {str(path)!r}")
