@@ -219,30 +219,65 @@ def test_continuous_rows_copied_into_dev_are_a_leak():
     assert d["message"].endswith("test errors are optimistic; deduplicate the data")
 
 
-def test_a_mixed_table_is_judged_against_its_own_repeat_rate():
-    """30% of the rows are one of five fixed rows (a sensor's default readings), the rest continuous:
-    about 30% of new rows repeat a training row by chance; forty copied rows on top of that do not."""
+def _passengers(n, rng, days=False):
+    """class (3), sex (2) and age (years, or whole days), missing in 40% of rows and imputed with a median."""
+    age = rng.normal(30, 12, n)
+    X = np.column_stack([rng.integers(0, 3, n), rng.integers(0, 2, n), (age * 365).round() if days else age])
+    X[rng.random(n) < 0.4, 2] = 10000.0 if days else 28.0
+    return X
+
+
+def test_a_mixed_table_repeats_its_imputed_rows_by_chance_and_its_copies_are_a_leak():
+    """Rows with an imputed age are one of six (class, sex, median) rows: about 40% of new rows repeat
+    one by chance. A row with a measured age repeats only when copied."""
     rng = np.random.default_rng(2)
-    templates = rng.normal(size=(5, 3))
-
-    def rows(n):
-        X = rng.normal(size=(n, 3))
-        fixed = rng.random(n) < 0.3
-        X[fixed] = templates[rng.integers(0, 5, fixed.sum())]
-        return X
-
-    train, dev = rows(2000), rows(300)
+    train, dev = _passengers(2000, rng), _passengers(300, rng)
     d = duplicate_rows(train, dev)
-    assert d["share"] == pytest.approx(0.3, abs=0.03) and d["expected"] == pytest.approx(90, abs=9)
-    assert d["chance"] and d["found"] == pytest.approx(90, abs=25) and "not a leak" in d["message"]
-    continuous = np.flatnonzero(~rows_in_train(dev, train))[:40]
-    dev[continuous] = train[rng.choice(np.flatnonzero(~rows_in_train(train, templates)), 40, replace=False)]
+    assert d["share"] == pytest.approx(0.4, abs=0.04) and d["expected"] == pytest.approx(120, abs=12)
+    assert d["chance"] and d["copies"] == 0 and d["found"] == pytest.approx(120, abs=30)
+    assert d["message"].endswith(f"as expected on this table, where {d['share']:.0%} of the training rows repeat "
+                                 f"another (chance alone gives about {d['expected']:.0f}): not a leak")
+    measured = np.flatnonzero(train[:, 2] != 28.0)
+    dev[np.flatnonzero(dev[:, 2] != 28.0)[:10]] = train[measured[:10]]
     leak = duplicate_rows(train, dev)
-    assert leak["found"] == d["found"] + 40 and not leak["chance"] and "deduplicate" in leak["message"]
+    assert (leak["found"], leak["copies"], leak["chance"]) == (d["found"] + 10, 10, False)
+    assert leak["copies_upper"] < 10 and (f"; 10 of them repeat a record that only copying repeats, where chance "
+                                          f"gives at most {leak['copies_upper']}): dev errors are optimistic; "
+                                          "deduplicate the data") in leak["message"]
 
 
-def rows_in_train(X, rows):
-    return normalize.rows_in(X, rows)
+def test_ages_in_whole_days_repeat_by_chance_too():
+    """Ages rounded to days collide now and then: a few rows with a measured age equal a training row
+    by chance, which the bound on copies allows for."""
+    rng = np.random.default_rng(2)
+    train, dev = _passengers(2000, rng, days=True), _passengers(300, rng, days=True)
+    d = duplicate_rows(train, dev)
+    assert 0 < d["copies"] <= d["copies_upper"] and d["chance"]
+
+
+def test_records_copied_before_the_split_are_copies_in_train_too():
+    """30 of 300 continuous records copied, then split: pairs that both land in train do not make
+    repeats look like chance."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2))
+    X[200:230] = X[:30]
+    rows = rng.permutation(300)
+    train, dev = X[rows[:180]], X[rows[180:]]
+    assert len(distinct_rows(train)[1]) < 180                        # some pairs sit wholly in train
+    d = duplicate_rows(train, dev)
+    assert d["found"] > 0 and d["copies"] == d["found"] and not d["chance"]
+    assert (d["share"], d["expected"], d["upper"]) == (0.0, 0.0, 0)
+    assert "duplicate training rows (chance alone gives about 0.0, at most 0): dev errors" in d["message"]
+    assert d["copies_upper"] == 0
+
+
+@pytest.mark.parametrize("train, other", [
+    (np.tile(np.random.default_rng(3).normal(size=(20, 2)), (9, 1)), np.random.default_rng(3).normal(size=(20, 2))),
+    (np.arange(180.0)[:, None] % 5, np.arange(60.0)[:, None] % 5),                  # one column of 5 values
+])
+def test_few_distinct_rows_of_any_values_repeat_by_chance(train, other):
+    d = duplicate_rows(train, other)
+    assert d["found"] == len(other) and d["chance"] and d["copies"] == 0 and d["share"] == 1.0
 
 
 @pytest.mark.parametrize("K, n_train, m, a", [(2000, 500, 200, 1.1), (300, 500, 200, 1.0), (100, 60, 20, 0.8)])

@@ -146,14 +146,17 @@ def rows_in(X, rows):
         raise NNRecipeError(f"held-out rows must have {X.shape[1]} columns like X; got shape {rows.shape}")
     hx, hr = _row_hash(X), _row_hash(rows)
     candidate = np.isin(hx, hr)
-    if candidate.any():               # confirm hash hits exactly
-        X_c = np.asarray(X[candidate], np.float64).reshape(int(candidate.sum()), -1)
+    if candidate.any():               # confirm hash hits exactly: against the first row of that hash, then the rest
+        at = np.flatnonzero(candidate)
+        X_c = np.asarray(X[at], np.float64).reshape(len(at), -1)
         R = np.asarray(rows, np.float64).reshape(len(rows), -1)
-        by_hash = {}
-        for i, h in enumerate(hr):
-            by_hash.setdefault(int(h), []).append(i)
-        exact = [any(np.array_equal(x, R[j]) for j in by_hash[int(h)]) for x, h in zip(X_c, hx[candidate])]
-        candidate[np.flatnonzero(candidate)] = exact
+        order = np.argsort(hr, kind="stable")
+        lo = np.searchsorted(hr[order], hx[at], "left")
+        hi = np.searchsorted(hr[order], hx[at], "right")
+        exact = (X_c == R[order[lo]]).all(axis=1)
+        for i in np.flatnonzero(~exact & (hi - lo > 1)):         # rows that share a hash (rare): each of them
+            exact[i] = any(np.array_equal(X_c[i], R[j]) for j in order[lo[i] + 1:hi[i]])
+        candidate[at] = exact
     return candidate
 
 

@@ -185,43 +185,87 @@ def duplicate_rows(train, other, name="dev"):
 
     Whether a repeat is a leak depends on the table. A table of three categorical columns has a few
     dozen possible rows, so nearly every new row repeats a training row by chance; in a table with a
-    continuous column, an exact repeat only comes from a copied record. The chance of a repeat is
-    estimated from the training rows themselves, leave one out: the share q of training rows whose
-    value occurs at least twice in train, i.e. how often a training row repeats one of the other
-    n_train − 1. (This is 1 − N₁/n_train with N₁ the rows seen once: the Good–Turing estimate of the
-    probability that a fresh row from the same distribution takes a value already seen.) Chance alone
-    then gives about q·m repeats among m rows. The decision allows for both sources of noise: q's
-    upper 95% bound q⁺ = q + 1.96·√(q(1−q)/n_train), then the 99% quantile of Binomial(m, q⁺); a count
-    above it is not chance. When no training row repeats another (q = 0), the bound is 0 and any repeat
-    is a copy. Training rows that repeat each other because records were copied (not because the
-    columns take few values) look like a concentrated table to this estimate: the message then says
-    how many distinct training rows there are, for the reader to judge.
+    continuous column, an exact repeat comes from a copied record. Two kinds of training rows, two
+    estimates, each from the training rows alone:
 
-    Returns {"found": repeats among other's rows, "expected": q·m, "upper": the chance bound,
-    "share": q, "distinct_train": distinct training rows, "n_train", "n": m, "chance": found ≤ upper,
-    "message": one sentence for the decision trail}.
+    - Rows that only copying repeats. A column is near-unique when more than half of the training rows
+      hold a value no other training row holds (a measurement, an amount: by Good–Turing, a fresh row's
+      value there is more likely new than seen). A distinct training row is singular when its values
+      in the near-unique columns, taken together, occur in no other distinct training row. A fresh row
+      equals a singular row only if its near-unique values repeat, together, those of a training row;
+      the share g of distinct training rows whose near-unique values are shared with another distinct
+      row is the Good–Turing estimate of that chance (for floating-point measurements g = 0: any repeat
+      is a copy; for ages in whole days, collisions give g > 0). Distinct rows, so records copied
+      before the split do not raise g.
+    - The other rows. The leave-one-out share q of training rows that equal another training row
+      (singular rows left out): how often a training row repeats one of the other n_train − 1. This is
+      1 − N₁/n_train with N₁ the rows seen once, the Good–Turing estimate of the probability that a
+      fresh row takes a value already seen. Chance alone gives about q·m repeats among m rows.
+
+    Each count is compared with the 99% quantile of Binomial(m, p⁺), p⁺ the rate's upper 95% bound
+    p + 1.96·√(p(1−p)/N) (N: the training rows for q, the distinct rows for g). The repeats are chance
+    when neither count exceeds its bound; otherwise they are a leak.
+
+    Returns {"found": rows of other equal to a training row, "copies": those that equal a singular row,
+    "expected": q·m, "upper": the bound on found − copies, "copies_upper": the bound on copies, "share":
+    q, "distinct_train": distinct training rows, "n_train", "n": m, "chance", "message": one sentence
+    for the decision trail}.
     """
     train, other = as_rows(train, "train"), as_rows(other, "other")
     expect(other.shape[1] == train.shape[1], "other", f"rows of {train.shape[1]} columns like train",
            f"{other.shape[1]} columns")
-    found = int(np.count_nonzero(rows_in(other, train)))
-    _, counts = distinct_rows(train)
-    n_train, m = len(train), len(other)
-    share = float(counts[counts >= 2].sum()) / n_train
+    found_mask = rows_in(other, train)
+    found = int(np.count_nonzero(found_mask))
+    group, counts = distinct_rows(train)
+    n_train, m, k = len(train), len(other), len(counts)
+    first = np.empty(k, dtype=np.intp)
+    first[group[::-1]] = np.arange(n_train)[::-1]                   # one training row per distinct row
+    singular, g = _singular(train, train[first]) if found or (counts > 1).any() else (np.zeros(k, bool), 0.0)
+    share = float(counts[(counts > 1) & ~singular].sum()) / n_train
+    copies = int(np.count_nonzero(rows_in(other[found_mask], train[first[singular]]))) if found else 0
     expected = share * m
-    bound = min(1.0, share + Z95 * math.sqrt(share * (1 - share) / n_train))
-    upper = int(binom.ppf(CHANCE_LEVEL, m, bound)) if bound > 0 else 0
-    chance = found <= upper
+    upper, copies_upper = _chance_bound(share, n_train, m), _chance_bound(g, k, m)
+    chance = copies <= copies_upper and found - copies <= upper
     if found == 0:
         message = f"no {name} row repeats a training row"
     elif chance:
-        message = (f"{found} of {m} {name} rows repeat a training row, as expected when the {n_train} training "
-                   f"rows hold only {len(counts)} distinct rows (chance alone gives about {expected:.0f}): not a leak")
+        why = (f"when the {n_train} training rows hold only {k} distinct rows" if k <= n_train / 2 else
+               f"on this table, where {share:.0%} of the training rows repeat another")
+        message = (f"{found} of {m} {name} rows repeat a training row, as expected {why} (chance alone gives about "
+                   f"{expected:.0f}): not a leak")
     else:
+        said = (f"; {copies} of them repeat a record that only copying repeats, where chance gives at most "
+                f"{copies_upper}" if copies > copies_upper and share > 0 else "")   # said when q·m hides them
         message = (f"{found} of {m} {name} rows duplicate training rows (chance alone gives about {expected:.1f}, "
-                   f"at most {upper}): {name} errors are optimistic; deduplicate the data")
-    return {"found": found, "expected": expected, "upper": upper, "share": share, "distinct_train": len(counts),
-            "n_train": n_train, "n": m, "chance": chance, "message": message}
+                   f"at most {upper}{said}): {name} errors are optimistic; deduplicate the data")
+    return {"found": found, "copies": copies, "expected": expected, "upper": upper, "copies_upper": copies_upper,
+            "share": share, "distinct_train": k, "n_train": n_train, "n": m, "chance": chance, "message": message}
 
 
-__all__ = ["confusion", "worse_classes", "rmse", "regression_errors", "duplicate_rows"]
+def _chance_bound(rate, n, m):
+    """The 99% quantile of Binomial(m, p⁺), p⁺ = rate + 1.96·√(rate(1−rate)/n) (≤ 1): the most repeats
+    among m rows that chance gives, allowing for the noise of the rate estimated on n rows. 0 at rate 0."""
+    bound = min(1.0, rate + Z95 * math.sqrt(rate * (1 - rate) / n))
+    return int(binom.ppf(CHANCE_LEVEL, m, bound)) if bound > 0 else 0
+
+
+def _singular(train, distinct):
+    """(singular, g) over the K distinct training rows. The near-unique columns are those in which more
+    than half of the training rows hold a value no other training row holds. singular (K,) bool: the
+    row's values in those columns, taken together, occur in no other distinct row; g: the share of
+    distinct rows that are not singular (0.0, and no row singular, when no column is near-unique)."""
+    ordered = np.sort(train, axis=0)
+    step = np.diff(ordered, axis=0) != 0
+    edge = np.ones((1, train.shape[1]), dtype=bool)
+    alone = np.vstack([edge, step]) & np.vstack([step, edge])      # differs from both sorted neighbours
+    near_unique = np.flatnonzero(alone.sum(axis=0) > len(train) / 2)
+    if near_unique.size == 0:
+        return np.zeros(len(distinct), dtype=bool), 0.0
+    if near_unique.size == train.shape[1]:             # every column: distinct rows are distinct there
+        return np.ones(len(distinct), dtype=bool), 0.0
+    group, counts = distinct_rows(distinct[:, near_unique])
+    singular = counts[group] == 1
+    return singular, 1.0 - float(singular.mean())
+
+
+__all__ = ["confusion", "duplicate_rows", "regression_errors", "rmse", "worse_classes"]
