@@ -6,6 +6,7 @@ from .data.io import Table, read_data, write_data
 from .data.match import Match, check_match
 from .data.normalize import Standardizer
 from .data.split import Sizes, Split, Subset, split, split_by_key, split_sizes
+from .data.tables import TablePreprocessor
 from .data.stream import FileSplit, split_file
 from .datasets import load_dataset
 from .doctor.diagnose import Diagnosis, diagnose
@@ -67,6 +68,7 @@ __all__ = [
     "Standardizer",
     "Subset",
     "Table",
+    "TablePreprocessor",
     "TestSetLocked",
     "TestSetWarning",
     "Trainer",
