@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import nnrecipe as nr
+from nnrecipe.doctor.metrics import confusion
 from nnrecipe.report import plots, write_report
 from nnrecipe.report.html import SECTIONS
 
@@ -61,7 +62,10 @@ def make_record():
     return {
         "format": "nnrecipe-run", "version": 1, "created": "2026-11-25T12:00:00+00:00",
         "data": {"name": "football", "n": 411, "n_features": 2, "features": ["x0", "x1"], "classes": [0, 1],
-                 "kind": "binary", "images": False},
+                 "kind": "binary", "images": False,
+                 "columns": [{"column": f"x{j}", "kind": "numeric", "action": "standardize",
+                              "reason": "a number in every row", "outputs": 1} for j in (0, 1)],
+                 "rows_dropped": {}, "task_reason": "the target holds 2 classes, 0 and 1"},
         "split": {"train": 168, "dev": 43, "test": 200, "reason": "the course's 200 test rows; 80/20 of the rest",
                   "dev_interval": 0.09, "test_interval": 0.04},
         "match": {"same": True, "verdict": "same: no test of 3 rejects at alpha = 0.05 (Holm)",
@@ -79,7 +83,8 @@ def make_record():
                       "experiment 3 (dropout): worse dev error than experiment 2; kept experiment 2"],
         "final": {"experiment": 2, "model": "model.npz", "diagnosis": _diagnosis(0.05, 0.065, "good fit")},
         "test": {"error": 0.065, "n": 200, "interval": 0.034, "opened_at": "2026-11-25T12:03:00+00:00",
-                 "reason": "final evaluation"},
+                 "reason": "final evaluation",      # 13 wrong of 200: 5 of the 110 rows of class 0, 8 of the 90 of 1
+                 "confusion": confusion([0] * 110 + [1] * 90, [1] * 5 + [0] * 105 + [0] * 8 + [1] * 82, [0, 1])},
     }
 
 
@@ -111,7 +116,7 @@ def test_report_and_figures_written(report):
     assert path.name == "report.html" and path.is_file()
     names = {p.name for p in (path.parent / "figures").glob("*.png")}
     assert names == {"cost.png", "errors.png", "bias_variance.png", "learning_curve.png", "lambda.png",
-                     "boundary.png", "gradients.png"}
+                     "boundary.png", "gradients.png", "confusion.png"}
     for name in names:
         with Image.open(path.parent / "figures" / name) as img:
             assert img.format == "PNG" and 600 <= img.width <= 900

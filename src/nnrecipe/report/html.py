@@ -3,7 +3,14 @@
 The page needs nothing but itself: CSS inline, every figure a base64 PNG, no script, no link.
 The same figures are also written to figures/*.png. Every string taken from the record is
 HTML-escaped. Each section is a <section id=...> with an <h2>; one whose data the record lacks
-says "not run" and why, so the page keeps one shape whatever the run did.
+says "not run" and why, so the page keeps one shape whatever the run did; so does a part of a
+section whose data an older record lacks (a confusion matrix, the test predictions of a regression).
+
+Record fields read beyond the experiments: data.kind ("binary", "multiclass", "regression"),
+data.columns / data.rows_dropped / data.task_reason / data.duplicate_check (the Data section: {set name:
+`nnrecipe.doctor.metrics.duplicate_rows` dict}),
+test.confusion (`nnrecipe.doctor.metrics.confusion`), and for regression test.rmse / mae / r2 / low /
+high / n_boot / actual / predicted (`nnrecipe.doctor.metrics.regression_errors` and the test rows).
 """
 
 import base64
@@ -16,14 +23,18 @@ from string import Template
 import numpy as np
 
 from ..doctor.diagnose import error_interval
+from ..doctor.metrics import worse_classes
 from . import plots
 
-SECTIONS = (("summary", "Summary"), ("cost", "Cost"), ("errors", "Errors per epoch"),
+SECTIONS = (("summary", "Summary"), ("data", "Data"), ("cost", "Cost"), ("errors", "Errors per epoch"),
             ("bias-variance", "Bias and variance"), ("lambda", "λ sweep"), ("boundary", "Decision boundary"),
             ("gradients", "Gradients"), ("match", "Do dev and test match?"), ("decisions", "Decisions"),
             ("test", "Test set"))
-FIGURES = ("cost", "errors", "bias_variance", "learning_curve", "lambda", "boundary", "gradients")
+FIGURES = ("cost", "errors", "bias_variance", "learning_curve", "lambda", "boundary", "gradients", "confusion",
+           "fit")
 MATCH_ROWS = 20            # the most different features first; the rest are counted
+COLUMN_ROWS = 100          # the Data section's table of columns: the first 100, the rest counted
+PLOT_ROWS = 5000           # the regression figures draw at most this many test rows (the first ones)
 
 CASE_WORDS = {
     "good fit": "Good fit: train error is within the tolerance of the baseline and dev error within it of "
@@ -153,6 +164,24 @@ def _table(head, rows, numeric=(), classes=None, details=None):
             "</table></div>")
 
 
+def _sentence(text):
+    """text without the full stop the page adds after it."""
+    return str(text).strip().rstrip(".")
+
+
+def _capital(text):
+    return text[:1].upper() + text[1:]
+
+
+def _outputs(outputs):
+    """How many inputs a column became: a count as given, a list of names as its length (the names
+    shown on hover); "—" for none."""
+    if isinstance(outputs, (list, tuple)):
+        names = ", ".join(map(str, outputs))
+        return f'<span title="{_e(names)}">{len(outputs)}</span>'
+    return "—" if outputs is None else _e(outputs)
+
+
 def _card(label, value, sub="", cls=""):
     return (f'<div class="card {cls}"><span class="label">{_e(label)}</span>'
             f'<span class="value">{value}</span><span class="sub">{sub}</span></div>')
@@ -194,8 +223,9 @@ class _Page:
         self.record, self.figures, self.net, self.X, self.y = record, figures, net, X, y
         self.written = set()
         data = record.get("data") or {}
-        self.percent = data.get("kind") != "regression"        # regression errors are MSE, not rates
+        self.percent = data.get("kind") != "regression"        # regression errors are RMSE, not rates
         self.fmt = _pct if self.percent else _num
+        self.measure = "error" if self.percent else "RMSE"     # the cards' word: "Test error", "Test RMSE"
         self.experiments = [x for x in record.get("experiments") or [] if isinstance(x, dict)]
         final = record.get("final") or {}
         by_id = {x.get("id"): x for x in self.experiments}
@@ -212,13 +242,18 @@ class _Page:
             inner = f"not run: this part of the record could not be read ({type(exc).__name__}: {exc})"
             inner = _e(inner)
         if inner.startswith("not run"):
-            inner = f'<p class="notrun">{inner[:1].upper()}{inner[1:]}</p>'
+            inner = f'<p class="notrun">{_capital(inner)}</p>'
         return f'<section id="{sid}">\n<h2>{_e(title)}</h2>\n{inner}\n</section>'
 
     def ci(self, error, n, low=None, high=None):
-        """'95% CI 3.8%–10.8%, ' for a card, or '' when the error has none (regression errors are MSE)."""
-        ci = _ci(error, n, low, high) if self.percent else None
+        """'95% CI 3.8%–10.8%, ' for a card, or '' when the error has none. A rate's interval is the
+        record's, else Wilson's from the error and n; an RMSE's only the record's (a bootstrap's)."""
+        ci = _ci(error, n, low, high) if self.percent else self.interval(low, high)
         return f"95% CI {self.fmt(ci[0])}–{self.fmt(ci[1])}, " if ci else ""
+
+    @staticmethod
+    def interval(low, high):
+        return (_float(low), _float(high)) if _float(low) is not None and _float(high) is not None else None
 
     def figure(self, name, fig, alt, caption=""):
         """Save fig as figures/<name>.png and return it as an embedded <figure>. Its alt text says what
@@ -248,16 +283,18 @@ class _Page:
         test, cards = r.get("test"), []
         if test:
             ci = self.ci(test.get("error"), test.get("n"), test.get("low"), test.get("high"))
-            cards.append(_card("Test error", self.fmt(test.get("error")), f"{ci}n = {_e(test.get('n'))}", "big"))
+            cards.append(_card(f"Test {self.measure}", self.fmt(test.get("error")), f"{ci}n = {_e(test.get('n'))}",
+                               "big"))
         else:
-            cards.append(_card("Test error", "locked", "the test set was not opened", "big"))
+            cards.append(_card(f"Test {self.measure}", "locked", "the test set was not opened", "big"))
         if d:
             case = str(d.get("case", ""))
             cards.append(_card("Diagnosis", _e(case), f"experiment {_e((self.final or {}).get('id', '?'))}",
                                ("wide " if len(case) > 9 else "") + ("fine" if case == "good fit" else "high")))
-            cards.append(_card("Dev error", self.fmt(d.get("dev_error")),
+            cards.append(_card(f"Dev {self.measure}", self.fmt(d.get("dev_error")),
                                f"{self.ci(d.get('dev_error'), split.get('dev'))}n = {_e(split.get('dev', '?'))}"))
-            cards.append(_card("Train error", self.fmt(d.get("train_error")), f"n = {_e(split.get('train', '?'))}"))
+            cards.append(_card(f"Train {self.measure}", self.fmt(d.get("train_error")),
+                               f"n = {_e(split.get('train', '?'))}"))
         cards.append(_card("Baseline", self.fmt(r.get("baseline_error")),
                            f"tolerance {self.fmt(r.get('tolerance'))}"))
         parts = [lead, f'<div class="cards">{"".join(cards)}</div>']
@@ -274,6 +311,53 @@ class _Page:
             parts.append(f"<p>Split: train {_e(split.get('train'))} · dev {_e(split.get('dev'))} · test "
                          f"{_e(split.get('test'))}{why}.</p>")
         return "\n".join(parts)
+
+    # 1b
+    def data(self):
+        data = self.record.get("data") or {}
+        columns = [c for c in data.get("columns") or [] if isinstance(c, dict)]
+        dropped, task_reason = data.get("rows_dropped"), data.get("task_reason")
+        checks = data.get("duplicate_check") or data.get("duplicates") or {}
+        duplicates = [d for d in checks.values() if isinstance(d, dict) and d.get("message")]
+        if not columns and dropped is None and not task_reason:
+            return ("not run: the record has no account of the columns, rows and task (it was written before "
+                    "the Data section)")
+        parts = []
+        if task_reason:
+            what = {"binary": "binary classification", "multiclass": "multi-class classification",
+                    "regression": "regression"}.get(data.get("kind"), data.get("kind") or "the task")
+            parts.append(f"<p><b>Task: {_e(what)}</b> — {_e(_sentence(task_reason))}.</p>")
+        if isinstance(dropped, dict):
+            counts = {str(k): v for k, v in dropped.items() if _float(v)}
+            total = sum(int(v) for v in counts.values())
+            parts.append("<p>No rows were dropped.</p>" if not total else
+                         f"<p><b>Rows dropped: {total}</b> ("
+                         + "; ".join(f"{_e(k)}: {_e(int(v))}" for k, v in counts.items()) + ").</p>")
+        if columns:
+            parts.append(self._columns_table(columns))
+        else:
+            parts.append('<p class="notrun">Not run: the record lists no columns.</p>')
+        items = [f"<li>{_e(_capital(_sentence(d['message'])))}.</li>" for d in duplicates]
+        if items:
+            parts.append(f"<p>Held-out rows that repeat a training row, against chance:</p><ul>{''.join(items)}</ul>")
+        return "\n".join(parts)
+
+    def _columns_table(self, columns):
+        """Each column: its kind, what was done with it and into how many inputs; why, as prose below."""
+        dropped = [str(c.get("action") or "").lower().startswith("drop") for c in columns]
+        rows, details = [], []
+        for c in columns[:COLUMN_ROWS]:
+            rows.append([_e(c.get("column", "?")), _e(c.get("kind") or "—"), _e(c.get("action") or "—"),
+                         _outputs(c.get("outputs"))])
+            details.append(_e(c["reason"]) if c.get("reason") else None)
+        lead = (f"<p>{len(columns)} columns read: {len(columns) - sum(dropped)} used, {sum(dropped)} dropped"
+                + (" (red rows)" if any(dropped[:COLUMN_ROWS]) else "") + ". Everything learned from them "
+                "(medians, vocabularies, scales) came from the training rows only.</p>")
+        more = (f"<p class='sub'>… and {len(columns) - COLUMN_ROWS} more columns.</p>"
+                if len(columns) > COLUMN_ROWS else "")
+        classes = ["flag" if d else "" for d in dropped[:COLUMN_ROWS]]
+        return lead + _table(["column", "kind", "action", "inputs"], rows, numeric={3}, classes=classes,
+                             details=details) + more
 
     # 2
     def cost(self):
@@ -474,16 +558,84 @@ class _Page:
         t = self.record.get("test")
         if not t:
             return "not run: the test set was not opened; it stays locked until the final model is chosen"
-        ci = _ci(t.get("error"), t.get("n"), t.get("low"), t.get("high")) if self.percent else None
-        cards = _card("Test error", self.fmt(t.get("error")), f"n = {_e(t.get('n'))}", "big")
+        if self.percent:
+            ci = _ci(t.get("error"), t.get("n"), t.get("low"), t.get("high"))
+            how = "Wilson score interval"
+        else:
+            ci = self.interval(t.get("low"), t.get("high"))
+            how = f"percentile bootstrap, {t['n_boot']} resamples" if t.get("n_boot") else "bootstrap"
+        cards = _card(f"Test {self.measure}", self.fmt(t.get("error", t.get("rmse"))), f"n = {_e(t.get('n'))}", "big")
         if ci:
-            cards += _card("95% interval", f"{self.fmt(ci[0])}–{self.fmt(ci[1])}", "Wilson score interval", "wide")
+            cards += _card("95% interval", f"{self.fmt(ci[0])}–{self.fmt(ci[1])}", how, "wide")
+        if not self.percent:
+            cards += _card("MAE", _num(t.get("mae")), "mean |actual − predicted|")
+            cards += _card("R²", _num(t.get("r2"), ".3f"), "1 − SS_res / SS_tot")
         openings = t.get("openings") or [{"at": t.get("opened_at"), "reason": t.get("reason")}]
         said = [f"at {_e(o.get('at') or '?')}, for: {_e(o.get('reason') or '?')}" for o in openings]
         opened = (f"<p>Opened once, {said[0]}." if len(openings) == 1 else
                   f"<p>Opened {len(openings)} times:</p><ol>{''.join(f'<li>{x}</li>' for x in said)}</ol><p>")
         warned = self.record.get("warnings") or []
-        verdict = "".join(f" {_e(w[:1].upper() + w[1:])}." for w in warned) or (
+        verdict = "".join(f" {_e(_capital(w))}." for w in warned) or (
             " The test error played no part in any decision above, so it is an unbiased estimate of the error "
             "on new data from the same distribution.")
-        return f'<div class="cards">{cards}</div>{opened}{verdict}</p>'
+        more = self._confusion(t) if self.percent else self._fit(t, ci)
+        return f'<div class="cards">{cards}</div>{opened}{verdict}</p>\n{more}'
+
+    def _confusion(self, t):
+        """The confusion matrix and the per-class error table; a class far above the overall error is
+        red in both and said in words (metrics.worse_classes: its interval lies above the overall error
+        and its error is at least twice it)."""
+        c = t.get("confusion")
+        if not c:
+            return '<p class="notrun">Not run: the record holds no confusion matrix (an older run).</p>'
+        per_class = [p for p in c.get("per_class") or [] if isinstance(p, dict)]
+        flagged = worse_classes({"per_class": per_class, "error": c.get("error")})
+        labels = c.get("labels") or [p.get("label") for p in per_class]
+        n = sum(int(p.get("n") or 0) for p in per_class)
+        overall = _float(c.get("error"))
+        overall = overall if overall is not None else (sum(int(p.get("errors") or 0) for p in per_class) / n
+                                                       if n else None)
+        fig = plots.confusion_figure(c["matrix"], labels, per_class, overall, flagged)
+        cap = ("Left: rows are the true class, columns the class predicted; each cell gives its count, shaded by "
+               "its share of the true class's rows, so a rare class reads as clearly as a common one; the "
+               "diagonal is right. Right: each class's test error with its 95% Wilson interval, against the "
+               "overall error (dashed)" + ("; red: a class far above it." if flagged else "."))
+        parts = [self.figure("confusion", fig, "confusion matrix of the test set", _e(cap))]
+        rows, classes = [], []
+        for i, p in enumerate(per_class):
+            ci = self.interval(p.get("low"), p.get("high"))
+            rows.append([_e(p.get("label")), _e(p.get("n")), _e(p.get("errors")), _pct(p.get("error")),
+                         f"{_pct(ci[0])}–{_pct(ci[1])}" if ci else "—"])
+            classes.append("flag" if i in flagged else "")
+        parts.append(_table(["class", "rows", "errors", "error", "95% interval"], rows, numeric={1, 2, 3, 4},
+                            classes=classes))
+        balanced = _float(c.get("balanced_error"))
+        said = [f"Overall test error {_pct(overall)}" + (f"; balanced error (the mean of the per-class errors) "
+                                                         f"{_pct(balanced)}" if balanced is not None else "") + "."]
+        for i in flagged:
+            p = per_class[i]
+            said.append(f'<span class="high">Class {_e(p.get("label"))} is wrong on {_pct(p.get("error"))} of its '
+                        f'{_e(p.get("n"))} test rows (95% CI {_pct(p.get("low"))}–{_pct(p.get("high"))}), far above '
+                        "the overall error: the overall figure hides it.</span>")
+        if not flagged and len(per_class) > 1:
+            said.append("No class's error stands out from the overall error beyond the noise of its rows.")
+        parts.append(f"<p>{' '.join(said)}</p>")
+        return "\n".join(parts)
+
+    def _fit(self, t, ci):
+        """Predicted against actual and the residuals, for regression; the errors in the captions."""
+        actual, predicted = t.get("actual"), t.get("predicted")
+        if not actual or not predicted:
+            return '<p class="notrun">Not run: the record holds no test predictions to plot.</p>'
+        shown = min(len(actual), len(predicted), PLOT_ROWS)
+        actual, predicted = actual[:shown], predicted[:shown]
+        interval = f" (95% CI {_num(ci[0])}–{_num(ci[1])}, bootstrap)" if ci else ""
+        errors = (f"RMSE {_num(t.get('error', t.get('rmse')))}{interval}, MAE {_num(t.get('mae'))}, "
+                  f"R² {_num(t.get('r2'), '.3f')} on {_e(t.get('n', shown))} test rows"
+                  + (f" ({shown} drawn)" if _float(t.get("n")) and shown < _float(t.get("n")) else "") + ".")
+        fig = plots.regression_figure(actual, predicted)
+        cap = (f"Left: each test row's prediction against its actual target; on the dashed diagonal the prediction "
+               f"is exact. Right: the residual (actual − predicted) against the prediction; dotted: ± the RMSE. A "
+               f"band even around zero is what a good fit leaves; a slope, a curve or a funnel is structure the "
+               f"model missed. {errors}")
+        return self.figure("fit", fig, "predicted against actual, and the residuals", _e(cap))

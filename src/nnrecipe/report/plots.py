@@ -21,6 +21,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter, PercentFormatter
 from PIL import Image
 
 from ..engine.serialize import atomic_write
+from ..errors import NNRecipeError
 
 TRAIN, DEV, BASELINE = "#2563a8", "#e0702a", "#8a8f98"    # blue for train, orange for dev, grey baseline
 FAINT, INK, GRID = "#c3c8cf", "#2b2f33", "#e6e8eb"
@@ -90,8 +91,8 @@ def finite(value):
 
 def error_text(value, percent=True, signed=False):
     """An error as the report writes it everywhere (titles, legends, tables, cards): a rate as a
-    percentage with one decimal, two below 1% (where one would round to 0.0%); an MSE (percent=False)
-    with 3 significant digits; "—" when missing."""
+    percentage with one decimal, two below 1% (where one would round to 0.0%); a regression error
+    (percent=False: an RMSE, in the target's units) with 3 significant digits; "—" when missing."""
     v = finite(value)
     if v is None:
         return "—"
@@ -99,6 +100,11 @@ def error_text(value, percent=True, signed=False):
     if not percent:
         return f"{v:{sign}.3g}"
     return f"{v:{sign}.{2 if 0 < abs(v) < 0.01 else 1}%}"
+
+
+def error_label(percent=True):
+    """The error axis's name: "error" for rates, "RMSE" for regression (in the target's units)."""
+    return "error" if percent else "RMSE"
 
 
 def drawn(fig):
@@ -153,7 +159,7 @@ def _two_five(value, _):
 
 
 def _error_axis(ax, percent):
-    """Error rates as percentages from 0; regression errors (MSE) as plain numbers."""
+    """Error rates as percentages from 0; regression errors (RMSE, in the target's units) as plain numbers."""
     if percent:
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
     ax.set_ylim(bottom=0)
@@ -226,7 +232,7 @@ def error_curves(histories, labels=None, highlight=-1, baseline=None, percent=Tr
             ax.spines[["left", "bottom"]].set(color=INK, linewidth=1.4)
         _error_axis(ax, percent)
     first = axes[0, 0]
-    label(first, ylabel="error" if percent else "MSE")
+    label(first, ylabel=error_label(percent))
     for ax in axes[-1]:
         label(ax, xlabel="epoch")
     legend(first)
@@ -238,7 +244,7 @@ def bias_variance_bar(diagnosis, title="Where the error comes from", percent=Tru
     avoidable bias = train − baseline, variance = dev − train; red when above the tolerance."""
     base, train = float(_get(diagnosis, "baseline_error", 0.0)), float(_get(diagnosis, "train_error"))
     dev, tol = float(_get(diagnosis, "dev_error")), float(_get(diagnosis, "tolerance", 0.0))
-    fig, axes = new_figure(title, None, "error" if percent else "MSE")
+    fig, axes = new_figure(title, None, error_label(percent))
     ax = axes[0, 0]
     x = np.array([0.0, 1.5, 3.0])                      # gaps between the bars leave room for arrows
     fmt = (lambda v: f"{v:.1%}") if percent else (lambda v: f"{v:.3g}")
@@ -278,7 +284,7 @@ def lambda_sweep(sweep, title="L2 strength λ: train and dev error", percent=Tru
     lam = np.array([float(_get(p, "l2", 0.0)) for p in points])
     train = np.array([float(_get(p, "train_error", np.nan)) for p in points])
     dev = np.array([float(_get(p, "dev_error", np.nan)) for p in points])
-    fig, axes = new_figure(title, "λ", "error" if percent else "MSE")
+    fig, axes = new_figure(title, "λ", error_label(percent))
     ax = axes[0, 0]
     _train_dev(ax, lam, train, dev, marker="o")
     at = None
@@ -301,7 +307,7 @@ def lambda_sweep(sweep, title="L2 strength λ: train and dev error", percent=Tru
 def learning_curve(curve, title="Learning curve", percent=True):
     """Train and dev error against the number of training examples (log x when wide)."""
     sizes = _series(curve, "sizes")
-    fig, axes = new_figure(title, "training examples", "error" if percent else "MSE")
+    fig, axes = new_figure(title, "training examples", error_label(percent))
     ax = axes[0, 0]
     _train_dev(ax, sizes, _series(curve, "train_error"), _series(curve, "dev_error"), marker="o")
     _log_if_wide(ax, sizes, axis="x")
@@ -381,3 +387,129 @@ def gradient_norms(norms, epochs=None, title="Gradient norm per layer"):
     legend(ax, ncols=min(max(len(norms), 1), 4))
     return fig
 
+
+
+
+def confusion_matrix(ax, matrix, labels, flagged=()):
+    """Draw a k × k confusion matrix on `ax` as a heatmap: row i is the true class i, column j the
+    predicted class, each cell written with its count and shaded by its share of the row (M[i][j] / n_i),
+    so that a rare class's row reads as clearly as a common one's; a dark diagonal is a class the model
+    gets right. flagged : indices of classes whose error stands out (their row label in HIGH). With
+    more than 20 classes the counts are left out (the shading stays). Returns the image."""
+    M = np.asarray(matrix, dtype=float).reshape(len(matrix), -1)
+    k = len(M)
+    rows = M.sum(axis=1, keepdims=True)
+    share = np.divide(M, rows, out=np.zeros_like(M), where=rows > 0)
+    ax.grid(False)
+    image = ax.imshow(share, cmap=LinearSegmentedColormap.from_list("share", ["#ffffff", TRAIN]), vmin=0, vmax=1)
+    names = [str(v) for v in labels]
+    turn = k > 6 or max(map(len, names), default=0) > 4
+    ax.set_xticks(range(k), names, rotation=45 if turn else 0, ha="right" if turn else "center", fontsize=9)
+    ax.set_yticks(range(k), names, fontsize=9)
+    for i in flagged:
+        ax.get_yticklabels()[i].set(color=HIGH, fontweight="bold")
+    if k <= 20:
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, f"{int(M[i, j])}", ha="center", va="center", fontsize=9 if k <= 10 else 7,
+                        color="white" if share[i, j] > 0.55 else INK)
+    label(ax, "Counts (shade: share of the true class)", "predicted class", "true class")
+    return image
+
+
+def class_errors(ax, per_class, overall=None, flagged=()):
+    """Draw each class's error rate with its 95% interval on `ax` (one row per class, the first on
+    top), the overall error as a dashed line; flagged classes in HIGH.
+
+    per_class : dicts with "label", "error", "low", "high" (a `metrics.confusion` dict's per_class);
+    a class without rows (error None) is left empty."""
+    k = len(per_class)
+    y = np.arange(k)
+    for i, c in enumerate(per_class):
+        e, lo, hi = finite(c.get("error")), finite(c.get("low")), finite(c.get("high"))
+        if e is None:
+            continue
+        colour = HIGH if i in flagged else TRAIN
+        if lo is not None and hi is not None:
+            ax.plot([lo, hi], [i, i], color=colour, lw=2, alpha=0.55, solid_capstyle="butt")
+        ax.plot(e, i, "o", color=colour, ms=6)
+    if finite(overall) is not None:
+        ax.axvline(overall, color=BASELINE, ls="--", lw=1.2, label=f"overall {error_text(overall)}")
+        legend(ax, loc="lower right")
+    ax.set_yticks(y, [str(c.get("label")) for c in per_class], fontsize=9)
+    for i in flagged:
+        ax.get_yticklabels()[i].set(color=HIGH, fontweight="bold")
+    ax.set_ylim(k - 0.5, -0.5)
+    ax.set_xlim(0, 1.02 * max([finite(c.get("high")) or 0 for c in per_class] + [finite(overall) or 0, 0.05]))
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+    ax.grid(False, axis="y")
+    label(ax, "Error per class, 95% interval", "error")
+
+
+def confusion_figure(matrix, labels, per_class, overall=None, flagged=(), title=None):
+    """The confusion matrix (left) beside each class's error with its interval (right): the figure of a
+    classifier's test set. `drawn(fig)["titles"]` reads both panels' titles back."""
+    k = len(matrix)
+    fig, axes = new_figure(title, nrows=1, ncols=2, size=(SIZE[0], float(np.clip(1.6 + 0.32 * k, SIZE[1], 9.0))),
+                           width_ratios=[1.15, 1])
+    confusion_matrix(axes[0, 0], matrix, labels, flagged)
+    class_errors(axes[0, 1], per_class, overall, flagged)
+    return fig
+
+
+def _pairs(actual, predicted):
+    a, p = np.asarray(actual, dtype=float).ravel(), np.asarray(predicted, dtype=float).ravel()
+    if a.shape != p.shape:
+        raise NNRecipeError(f"actual and predicted must be the same length; got {a.size} and {p.size}")
+    keep = np.isfinite(a) & np.isfinite(p)
+    return a[keep], p[keep]
+
+
+def _points(ax, x, y):
+    """A scatter that stays readable from ten points to a few thousand: smaller and fainter with more."""
+    alpha = float(np.clip(30 / math.sqrt(max(len(x), 1)), 0.25, 0.9))
+    ax.scatter(x, y, s=12 if len(x) < 500 else 6, color=DEV, alpha=alpha, edgecolor="none", zorder=3)
+
+
+def predicted_actual(ax, actual, predicted):
+    """Draw each row as a point (actual, predicted) on `ax`, with the diagonal predicted = actual on
+    which a perfect model's points lie (gid "diagonal"); both axes span the same range, so the distance
+    from the diagonal reads the same everywhere."""
+    a, p = _pairs(actual, predicted)
+    both = np.concatenate([a, p])
+    lo, hi = (both.min(), both.max()) if both.size else (0.0, 1.0)
+    pad = 0.04 * (hi - lo) if hi > lo else 0.5
+    lo, hi = lo - pad, hi + pad
+    ax.plot([lo, hi], [lo, hi], color=BASELINE, ls="--", lw=1.2, label="predicted = actual", gid="diagonal")
+    _points(ax, a, p)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal", adjustable="box")
+    label(ax, "Predicted against actual", "actual", "predicted")
+    legend(ax, loc="upper left")
+
+
+def residuals(ax, actual, predicted):
+    """Draw the residual actual − predicted against the prediction on `ax`, with the zero line (gid
+    "zero") and dotted lines at ± the RMSE. A good fit leaves a band even around zero; a slope or a
+    curve is a bias the model missed, a funnel a spread that grows with the target."""
+    a, p = _pairs(actual, predicted)
+    r = a - p
+    ax.axhline(0.0, color=BASELINE, ls="--", lw=1.2, gid="zero")
+    if r.size:
+        spread = float(np.sqrt(np.mean(r ** 2)))
+        for sign in (1, -1):
+            ax.axhline(sign * spread, color=FAINT, ls=":", lw=1.4, label="± RMSE" if sign > 0 else None, gid="rmse")
+        top = float(np.abs(r).max()) or 1.0
+        ax.set_ylim(-1.08 * top, 1.08 * top)
+        legend(ax, loc="upper right")
+    _points(ax, p, r)
+    label(ax, "Residuals", "predicted", "actual − predicted")
+
+
+def regression_figure(actual, predicted, title=None):
+    """Predicted against actual (left) and the residuals (right): the figure of a regression's test set."""
+    fig, axes = new_figure(title, nrows=1, ncols=2)
+    predicted_actual(axes[0, 0], actual, predicted)
+    residuals(axes[0, 1], actual, predicted)
+    return fig
