@@ -5,8 +5,8 @@
   behind a good overall error.
 - `regression_errors`, `rmse`: RMSE, MAE and R² in the target's units, the RMSE with a 95%
   percentile-bootstrap interval.
-- `duplicate_rows`: held-out rows that repeat a training row, against how many repeats chance alone
-  gives on a table with few distinct rows.
+- `duplicate_rows`: held-out rows that repeat a training row, told apart into copied records (a leak)
+  and the repeats chance alone gives on a table with few distinct rows (not one).
 
 Every function checks its input and raises NNRecipeError naming the argument. scikit-learn's metrics
 are imported when first used, so importing this module (and nnrecipe) does not load scikit-learn.
