@@ -128,18 +128,32 @@ def test_resume_refuses_a_run_json_without_a_fingerprint(data, tmp_path):
         Recipe(verbose=0, budget=BUDGET, out=out, resume=True).fit(*data)
 
 
-def test_duplicate_rows_across_the_sets_are_a_finding_not_a_raw_leakage_warning():
+def test_copied_rows_are_a_leak_finding_at_the_users_line():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2))
+    X[200:230] = X[:30]                                              # 30 records copied: continuous columns
+    y = (X[:, 0] > 0).astype(int)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = fit(X, y)
+    [leak] = [w for w in caught if issubclass(w.category, nr.LeakageWarning)]
+    found = r.record_["data"]["duplicates"]
+    assert found["dev"] + found["test"] > 0 and leak.filename == __file__       # the user's line, not the library's
+    assert "duplicate training rows (chance alone gives about 0.0, at most 0)" in str(leak.message)
+    assert f"WARNING, {leak.message}" in r.decisions_ and r.record_["warnings"] == [str(leak.message)]
+
+
+def test_repeats_in_a_table_of_few_distinct_rows_are_chance_not_a_leak():
     rng = np.random.default_rng(0)
     X = np.tile(rng.normal(size=(20, 2)), (15, 1))                   # 20 distinct rows, each 15 times
     y = (X[:, 0] > 0).astype(int)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         r = fit(X, y)
-    [leak] = [w for w in caught if issubclass(w.category, nr.LeakageWarning)]
-    message = "60 dev and 60 test rows duplicate training rows: dev/test errors are optimistic; deduplicate the data"
-    assert str(leak.message) == message and leak.filename == __file__          # the user's line, not the library's
-    assert f"WARNING, {message}" in r.decisions_ and r.record_["warnings"] == [message]
+    assert not [w for w in caught if issubclass(w.category, nr.LeakageWarning)] and not r.record_["warnings"]
     assert r.record_["data"]["duplicates"] == {"dev": 60, "test": 60}
+    assert "60 of 60 dev rows repeat a training row, as expected when the 180 training rows hold only 20 distinct " \
+           "rows (chance alone gives about 60): not a leak" in r.decisions_
 
 
 def test_model_files_give_the_labels_of_y(tmp_path):

@@ -15,7 +15,7 @@ import numpy as np
 
 from .._checks import plain, positive
 from ..data.match import check_match
-from ..data.normalize import Standardizer, rows_in
+from ..data.normalize import Standardizer
 from ..doctor.diagnose import check_levels, describe_test, diagnose, error_interval
 from ..errors import LeakageWarning, NNRecipeError, TestSetWarning, expect
 from .experiment import Config, Experiment
@@ -417,13 +417,19 @@ class Recipe:
         _warn_user(sentence, category)
 
     def _check_duplicates(self, s):
-        """Dev and test rows that repeat a training row make their errors optimistic."""
+        """Dev and test rows that repeat a training row make their errors optimistic, unless the table has
+        so few distinct rows that chance alone gives as many repeats (doctor.metrics.duplicate_rows)."""
+        from ..doctor.metrics import duplicate_rows
         train = _rows(s.train.X)
-        found = {sub.name: int(rows_in(_rows(sub.peek()[0]), train).sum()) for sub in (s.dev, s.test)}
-        self.record_["data"]["duplicates"] = found
-        if any(found.values()):
-            self._warn(f"{found['dev']} dev and {found['test']} test rows duplicate training rows: dev/test errors "
-                       "are optimistic; deduplicate the data", LeakageWarning)
+        checks = {sub.name: duplicate_rows(train, _rows(sub.peek()[0]), sub.name) for sub in (s.dev, s.test)}
+        self.record_["data"]["duplicates"] = {name: c["found"] for name, c in checks.items()}
+        self.record_["data"]["duplicate_check"] = checks
+        for c in checks.values():
+            if c["found"] and c["chance"]:
+                self._decide(c["message"])
+        leaks = [c["message"] for c in checks.values() if not c["chance"]]
+        if leaks:
+            self._warn("; ".join(leaks), LeakageWarning)
 
     def _save(self):
         self.record_["experiments"] = [e.to_dict() for e in self.experiments_]
