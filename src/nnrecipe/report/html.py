@@ -326,7 +326,8 @@ class _Page:
         if task_reason:
             what = {"binary": "binary classification", "multiclass": "multi-class classification",
                     "regression": "regression"}.get(data.get("kind"), data.get("kind") or "the task")
-            parts.append(f"<p><b>Task: {_e(what)}</b> — {_e(_sentence(task_reason))}.</p>")
+            why = task_reason.split(": ", 2)[-1] if task_reason.startswith("task: ") else task_reason  # the trail's
+            parts.append(f"<p><b>Task: {_e(what)}</b> — {_e(_sentence(why))}.</p>")
         if isinstance(dropped, dict):
             counts = {str(k): v for k, v in dropped.items() if _float(v)}
             total = sum(int(v) for v in counts.values())
