@@ -6,8 +6,8 @@ from .data.io import Table, read_data, write_data
 from .data.match import Match, check_match
 from .data.normalize import Standardizer
 from .data.split import Sizes, Split, Subset, split, split_by_key, split_sizes
-from .data.tables import TablePreprocessor
 from .data.stream import FileSplit, split_file
+from .data.tables import TablePreprocessor
 from .datasets import load_dataset
 from .doctor.diagnose import Diagnosis, diagnose
 from .doctor.health import Finding, GradientMonitor, HealthReport, health
@@ -16,6 +16,7 @@ from .engine.network import Network, mlp
 from .engine.optim import GD, Adam, Momentum, Optimizer
 from .engine.serialize import load
 from .errors import (
+    BaselineWarning,
     DivergenceWarning,
     DropoutWarning,
     LeakageWarning,
@@ -24,7 +25,17 @@ from .errors import (
     TestSetWarning,
 )
 from .gradcheck import GradcheckReport, gradcheck
-from .recipe import Candidate, Config, Experiment, Knob, Note, Recipe, Skip, Trainer, default_knobs
+from .recipe import (
+    Candidate,
+    Config,
+    Experiment,
+    Knob,
+    Note,
+    Recipe,
+    Skip,
+    Trainer,
+    default_knobs,
+)
 from .training.callbacks import Callback, Checkpoint, EarlyStopping, Progress
 from .training.fit import Run, fit
 from .training.history import History
@@ -33,6 +44,7 @@ __all__ = [
     "GD",
     "Activation",
     "Adam",
+    "BaselineWarning",
     "Callback",
     "Candidate",
     "Checkpoint",

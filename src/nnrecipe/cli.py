@@ -66,6 +66,16 @@ def _ratios(text):
     return parts
 
 
+def _baseline(text):
+    """--baseline-error: 'auto' or a number."""
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a number; got {text!r}") from None
+
+
 def _data_options(p, target_help="the label column (CSV/Parquet) or array (NPZ/.mat, default y)"):
     p.add_argument("--target", help=target_help)
     p.add_argument("--drop-nan", action="store_true", help="drop rows with a missing or non-finite value")
@@ -109,8 +119,9 @@ def parser():
     r = sub.add_parser("run", help="the main job: split, check, train, diagnose, apply the recipe, test once, report")
     r.add_argument("data", help=DATA_HELP + " or a folder of images, one subfolder per class")
     _data_options(r)
-    r.add_argument("--baseline-error", type=float, default=0.0, help="the best reachable error, e.g. human-level "
-                                                                     "(default 0)")
+    r.add_argument("--baseline-error", type=_baseline, default="auto",
+                   help="the best reachable error, e.g. human-level (a rate, or an RMSE for a regression), or "
+                        "auto (default): estimated from the training rows")
     r.add_argument("--tolerance", type=float, default=None, help="a gap worth a knob (default 0.02)")
     r.add_argument("--budget", type=int, default=None, help="total training epochs over all experiments")
     r.add_argument("--out", help="the run folder (default: runs/NAME, or runs/NAME-2, -3, ... when taken)")
@@ -260,7 +271,8 @@ def run(args):
         console.print(f"  · {line}")
     report = _write_report(out, recipe)
     test, n_exp, d = recipe.record_["test"], len(recipe.experiments_), recipe.diagnosis_
-    console.print(f"[bold]{d.case}[/] (train {d.show(d.train_error)}, dev {d.show(d.dev_error)}, baseline "
+    unsure = "" if recipe.record_["final"].get("confirmed", True) else " (not confirmed by dev's interval)"
+    console.print(f"[bold]{d.case}{unsure}[/] (train {d.show(d.train_error)}, dev {d.show(d.dev_error)}, baseline "
                   f"{d.show(d.baseline_error)}) · [bold]test error {describe_test(test)}[/] · "
                   f"{recipe.record_['spent_epochs']} epochs over {n_exp} experiment{'' if n_exp == 1 else 's'}")
     console.print(f"run folder {out}: run.json, model.npz" + (f", {report.name}" if report else ""))

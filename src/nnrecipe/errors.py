@@ -25,6 +25,10 @@ class DropoutWarning(UserWarning):
     """diagnose(history) read a train error that was measured with dropout on."""
 
 
+class BaselineWarning(UserWarning):
+    """baseline_error="auto" could not estimate the irreducible error; the recipe used 0."""
+
+
 def expect(condition, argument, expected, given):
     """Raise NNRecipeError('`argument` must be expected; got given') unless condition holds."""
     if not condition:

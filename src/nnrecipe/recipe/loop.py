@@ -17,7 +17,7 @@ from .._checks import plain, positive
 from ..data.match import check_match
 from ..data.normalize import Standardizer
 from ..doctor.diagnose import check_levels, describe_test, diagnose, error_interval
-from ..errors import LeakageWarning, NNRecipeError, TestSetWarning, expect
+from ..errors import BaselineWarning, LeakageWarning, NNRecipeError, TestSetWarning, expect
 from .experiment import Config, Experiment
 from .inputs import is_table, read_inputs
 from .knobs import Candidate, Context, Skip, check_knobs, default_knobs
@@ -60,8 +60,9 @@ def first_config(n_features, n_train):
 class Recipe:
     """The notes' basic recipe, run by the machine.
 
-    baseline_error : the best reachable error (human-level, Bayes estimate): a rate in [0, 1) for a
-        classifier, an RMSE in the target's units for a regression (default 0).
+    baseline_error : "auto" (the default: estimated from the training rows, see doctor/baseline.py) or
+        the best reachable error (human-level, a Bayes estimate): a rate in [0, 1) for a classifier, an
+        RMSE in the target's units for a regression. A number given always wins.
     tolerance : a gap (avoidable bias or variance) larger than this is worth a knob (default: 0.02,
         two points of error rate; for a regression REGRESSION_TOLERANCE = 2% of the training target's
         standard deviation, the RMSE of always predicting the mean). Checked before any training.
@@ -87,7 +88,7 @@ class Recipe:
     1e-4 in 10 epochs: the rule never looks at dev, so it is not early stopping).
     """
 
-    def __init__(self, baseline_error=0.0, tolerance=None, budget=None, seed=0, out=None, resume=False,
+    def __init__(self, baseline_error="auto", tolerance=None, budget=None, seed=0, out=None, resume=False,
                  force=False, verbose=1, log=print, trainer=None, knobs=None, model=None, task="auto"):
         self.baseline_error, self.tolerance, self.budget, self.seed = baseline_error, tolerance, budget, seed
         self.task = task
@@ -133,10 +134,12 @@ class Recipe:
         self._context = Context(len(s.train), len(s.dev), d, target.n_out, s.train.X.ndim > 2,
                                 bool(getattr(trainer, "augments", False)), self.tolerance_, target.units)
         self.experiments_, self.decisions_, self._done, self._spent, self._over_budget = [], [], {}, 0, False
+        self._predictions = {}
         self.record_ = self._new_record(name, features, s, print_)
         self._decide(target.reason)
         self._data_decisions(inputs)
         self._decide(f"split: {s.sizes}")
+        self._estimate_baseline(s)
         self._decide(("dev and test match: " if self.match_.same else "WARNING, dev and test differ: ")
                      + self.match_.verdict + ("" if self.match_.same else
                                               " (the notes: dev and test must come from one distribution)"))
@@ -165,10 +168,22 @@ class Recipe:
         variance = [k for k in knobs if k.kind == "variance"]
         while True:
             d = best.diagnosis
+            spent = self.budget is not None and self._spent >= self.budget
             if d.case == "good fit":
-                self._decide(f"stop: {d.case}, both gaps within {self._show(d.tolerance)} of the baseline")
-                return best
-            if self.budget is not None and self._spent >= self.budget:
+                high = self._dev_high(best)
+                confirmed = high - d.baseline_error <= d.tolerance + 1e-12
+                if confirmed or not variance or spent:
+                    self._decide(f"stop: {d.case}, both gaps within {self._show(d.tolerance)} of the baseline" + (
+                        f", and dev's 95% interval (up to {self._show(high)}) confirms it" if confirmed else
+                        f"; not confirmed: dev's 95% interval reaches {self._show(high)} over "
+                        f"{self._context.n_dev} rows, more than {self._show(d.tolerance)} above the baseline") + (
+                        f"; the budget of {self.budget} epochs is spent" if spent and not confirmed else ""))
+                    return best
+                why = (f"good fit on the point estimates, but dev's 95% interval reaches {self._show(high)}, "
+                       f"more than {self._show(d.tolerance)} above the baseline: ")
+                best = self._turn(variance.pop(0), best, d, why, ties=True)
+                continue
+            if spent:
                 self._decide(f"stop: the budget of {self.budget} epochs is spent")
                 return best
             if d.high_bias and bias and best.config.regularized:
@@ -193,7 +208,19 @@ class Recipe:
                     f"the budget of {self.budget} epochs is spent: the knobs left need more than the "
                     f"{self.budget - self._spent} epochs that remain" if self._over_budget
                     else f"no {left} knob of the recipe is left to turn"))
+                self._explain_bias(best)
                 return best
+
+    def _explain_bias(self, best):
+        """When the run ends on high bias with a train error inside the estimated irreducible error's
+        interval, say that no avoidable bias is left that the data can show (not 'bigger network')."""
+        baseline, d = self.record_.get("baseline") or {}, best.diagnosis
+        high = baseline.get("high")
+        if d.high_bias and high is not None and best.train_error <= high:
+            self.record_["final_note"] = (
+                f"no avoidable bias left that the data can show: train {d.show(best.train_error)} sits within the "
+                f"estimated irreducible error ({d.show(baseline['low'])}–{d.show(high)}, {baseline.get('method')})")
+            self._decide(self.record_["final_note"])
 
     def _turn(self, knob, best, diagnosis, why, ties):
         """Train what `knob` proposes for `best`, one candidate after the other against the incumbent
@@ -229,26 +256,46 @@ class Recipe:
         return incumbent
 
     def _verdict(self, candidate, best, ties):
-        """'kept: ...' or 'rejected: ...'. Only dev decides: fewer dev errors; with ties=True (variance
-        knobs) an equal count with a lower dev cost also wins, so that regularization comes when it
-        costs nothing. A regression: a lower dev RMSE."""
-        if self.target_.regression:
-            mine, theirs = self._show(candidate.dev_error), self._show(best.dev_error)
-            if candidate.dev_error < best.dev_error:
-                return f"kept: dev RMSE {mine}, below experiment {best.id}'s {theirs}"
-            return f"rejected: dev RMSE {mine}, not below experiment {best.id}'s {theirs}"
-        n = self._context.n_dev
-        mine, theirs = round(candidate.dev_error * n), round(best.dev_error * n)
-        if mine < theirs:
-            return f"kept: {mine} dev errors of {n}, fewer than experiment {best.id}'s {theirs}"
-        if mine > theirs:
-            return f"rejected: {mine} dev errors of {n}, more than experiment {best.id}'s {theirs}"
-        if ties and candidate.dev_cost < best.dev_cost:
-            return (f"kept: {mine} dev errors of {n} as experiment {best.id}, at a lower dev cost "
+        """'kept: ...' or 'rejected: ...', with the rule that decided. Only dev decides, and beyond its
+        noise: the paired comparison of the two models' predictions on the same dev rows (McNemar's exact
+        test for error rates, a paired bootstrap for an RMSE) keeps a candidate better beyond it. Within
+        the noise, a variance knob's candidate (ties=True) is kept with no more dev errors and a lower dev
+        cost (regularization that costs nothing); a bias knob's is not (more capacity must buy a gain
+        beyond the noise)."""
+        from ..doctor.compare import compare_classifiers, compare_regressors
+        y, a, b = self._data.y_dev, self._dev_predictions(best), self._dev_predictions(candidate)
+        regression = self.target_.regression
+        c = compare_regressors(y, a, b, seed=self.seed) if regression else compare_classifiers(y, a, b)
+        figures = f"dev {self._show(candidate.dev_error)} against experiment {best.id}'s {self._show(best.dev_error)}"
+        test = f"{'paired bootstrap' if regression else 'McNemar'} p = {c.p_value:.2g}"
+        if c.better == "b":
+            return f"kept: {figures}, better beyond dev's noise ({test})"
+        if c.better == "a":
+            return f"rejected: {figures}, worse beyond dev's noise ({test})"
+        if not ties:
+            return f"rejected: {figures}, within dev's noise ({test}): a bias knob must buy a gain beyond it"
+        if candidate.dev_error > best.dev_error:
+            return f"rejected: {figures}, within dev's noise ({test}), but with more dev errors"
+        if candidate.dev_cost < best.dev_cost:
+            return (f"kept: {figures}, within dev's noise ({test}), no more dev errors and a lower dev cost "
                     f"({candidate.dev_cost:.4g} < {best.dev_cost:.4g})")
-        return (f"rejected: {mine} dev errors of {n} as experiment {best.id}" +
-                (f", at a dev cost not lower ({candidate.dev_cost:.4g} ≥ {best.dev_cost:.4g})" if ties else
-                 " (a bias knob must remove dev errors)"))
+        return (f"rejected: {figures}, within dev's noise ({test}), at a dev cost not lower "
+                f"({candidate.dev_cost:.4g} ≥ {best.dev_cost:.4g})")
+
+    def _dev_predictions(self, e):
+        """An experiment's predictions on the dev rows (class indices or values), computed once."""
+        if e.id not in self._predictions:
+            self._predictions[e.id] = np.asarray(e.net.predict(self._data.X_dev)).reshape(-1)
+        return self._predictions[e.id]
+
+    def _dev_high(self, e):
+        """The upper end of the 95% interval of an experiment's dev error: Wilson for a rate, the
+        bootstrap for an RMSE."""
+        if self.target_.regression:
+            from ..doctor.metrics import regression_errors
+            return regression_errors(self._data.y_dev, self._dev_predictions(e), seed=self.seed)["high"]
+        n = self._context.n_dev
+        return error_interval(round(e.dev_error * n), n)[1]
 
     def _show(self, value):
         """An error or a gap in the trail's words: 8.2% for rates, 'RMSE 54.12' in the target's units."""
@@ -259,7 +306,29 @@ class Recipe:
         tolerance = self.tolerance
         if self.target_.regression and tolerance is None:
             tolerance = REGRESSION_TOLERANCE * float(np.std(y_train))
-        return check_levels(self.baseline_error, tolerance, self.target_.units)
+        auto = isinstance(self.baseline_error, str) and self.baseline_error == "auto"
+        return check_levels(0.0 if auto else self.baseline_error, tolerance, self.target_.units)
+
+    def _estimate_baseline(self, s):
+        """baseline_error="auto": the irreducible error estimated from the training rows (a k-NN Bayes-error
+        estimate, or a nearest-neighbour noise estimate for a regression) and capped by what a strong
+        reference learner reaches on dev (doctor/baseline.py); 0 with a warning when the data cannot tell."""
+        if not (isinstance(self.baseline_error, str) and self.baseline_error == "auto"):
+            self.record_["baseline"] = {"estimate": self.baseline_error_, "method": "given"}
+            return
+        from ..doctor.baseline import estimate_baseline
+        rows = self.standardizer_.transform(_rows(s.train.X))
+        try:
+            b = estimate_baseline(rows, s.train.y, self.standardizer_.transform(self._data.X_dev), s.dev.y,
+                                  self.target_.task, seed=self.seed)
+        except NNRecipeError as exc:
+            self.record_["baseline"] = {"estimate": 0.0, "method": "fallback", "reason": str(exc)}
+            self._warn(f"the baseline error could not be estimated ({exc}); 0 is used: pass --baseline-error "
+                       "to give one", BaselineWarning)
+            return
+        self.baseline_error_ = float(b.estimate)
+        self.record_["baseline_error"], self.record_["baseline"] = self.baseline_error_, b.to_dict()
+        self._decide(b.note)
 
     # ---- one experiment ---------------------------------------------------------------------
     def _experiment(self, cfg, knob, why, warm=None):
@@ -313,7 +382,10 @@ class Recipe:
         self.best_experiment_, self.best_ = best, best.net
         self.diagnosis_, self.best_dev_error_ = best.diagnosis, best.dev_error
         model = "model" + getattr(self._trainer, "extension", ".npz")
-        self.record_["final"] = {"experiment": best.id, "model": model, "diagnosis": best.diagnosis.to_dict()}
+        high = self._dev_high(best)
+        self.record_["final"] = {"experiment": best.id, "model": model, "diagnosis": best.diagnosis.to_dict(),
+                                 "dev_high": high, "confirmed": best.diagnosis.case != "good fit" or
+                                 high - best.diagnosis.baseline_error <= best.diagnosis.tolerance + 1e-12}
         recorded = self._recorded_test(best)
         if recorded is not None:
             test, note = recorded, f"recorded when the run first finished, {recorded['opened_at']}; not opened again"
