@@ -102,3 +102,12 @@ def test_the_match_table_names_the_columns(run):
     features = record["data"]["features"]
     names = [r[0] for r in page.rows("match")[1:] if not r[0].endswith("(label)")]
     assert names and set(names) <= set(features)
+
+
+def test_the_summary_says_how_the_baseline_was_estimated_and_whether_the_fit_is_confirmed(run):
+    record, page = run
+    text = " ".join(page.text("summary").split())
+    baseline = record["baseline"]
+    assert record["baseline_error"] == baseline["estimate"] and baseline["method"]
+    assert f"Baseline: {' '.join(baseline['note'].split())}" in text and "estimated, 95% CI" in text
+    assert ("The good fit is not confirmed" in text) == (record["final"]["confirmed"] is False)

@@ -295,9 +295,20 @@ class _Page:
                                f"{self.ci(d.get('dev_error'), split.get('dev'))}n = {_e(split.get('dev', '?'))}"))
             cards.append(_card(f"Train {self.measure}", self.fmt(d.get("train_error")),
                                f"n = {_e(split.get('train', '?'))}"))
+        baseline = r.get("baseline") if isinstance(r.get("baseline"), dict) else {}
+        estimated = _float(baseline.get("low")) is not None and _float(baseline.get("high")) is not None
         cards.append(_card("Baseline", self.fmt(r.get("baseline_error")),
-                           f"tolerance {self.fmt(r.get('tolerance'))}"))
+                           (f"estimated, 95% CI {self.fmt(baseline['low'])}–{self.fmt(baseline['high'])}<br>"
+                            if estimated else "") + f"tolerance {self.fmt(r.get('tolerance'))}"))
         parts = [lead, f'<div class="cards">{"".join(cards)}</div>']
+        if baseline.get("note") or baseline.get("reason"):
+            parts.append(f"<p class='sub'>Baseline: {_e(baseline.get('note') or baseline.get('reason'))}.</p>")
+        final = r.get("final") or {}
+        if final.get("confirmed") is False:
+            parts.append(f"<p class='high'>The good fit is not confirmed: dev's 95% interval reaches "
+                         f"{self.fmt(final.get('dev_high'))}, more than the tolerance above the baseline.</p>")
+        if r.get("final_note"):
+            parts.append(f"<p><b>{_e(r['final_note'])}.</b></p>")
         parts += [f'<p class="high"><b>Warning:</b> {_e(w)}.</p>' for w in r.get("warnings") or []]
         if d:
             words = CASE_WORDS.get(str(d.get("case")), f"{d.get('case')}.")
