@@ -130,3 +130,38 @@ def writable_folder(path, name="out"):
     expect(existing.is_dir(), name, "a folder (new or existing)", repr(str(path))
            + (", a file" if existing == path else f", inside the file {str(existing)!r}"))
     return path
+
+
+def as_vector(y, name):
+    """y as a 1-D numeric array: (n,) or (n, 1) squeezed, non-empty, finite; errors name `name` and the
+    row of the first bad value."""
+    try:
+        arr = np.asarray(y)
+    except (TypeError, ValueError) as exc:
+        raise NNRecipeError(f"{name} must be array-like of numbers; got {type(y).__name__} ({exc})") from None
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    expect(arr.ndim == 1, name, "1-D of shape (n_samples,)", f"shape {arr.shape}")
+    expect(arr.size > 0, name, "non-empty", "0 rows")
+    expect(arr.dtype.kind in "biuf", name, "numeric", f"dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        at = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise NNRecipeError(f"{name} must be finite; got {shown(arr[at])} at row {at}")
+    return arr
+
+
+def as_class_indices(y, name, k=None):
+    """y (a 1-D numeric array, see as_vector) as int64 class indices 0..k−1, or any whole number ≥ 0 when
+    k is None; whole-number floats and booleans are accepted."""
+    which = "0, 1, …" if k is None else f"0..{k - 1}"
+    if y.dtype.kind == "f":
+        whole = y == np.round(y)
+        if not whole.all():
+            at = int(np.flatnonzero(~whole)[0])
+            raise NNRecipeError(f"{name} must be class indices {which}; got {shown(y[at])} at row {at}")
+    y = y.astype(np.int64)
+    bad = (y < 0) if k is None else (y < 0) | (y >= k)
+    if bad.any():
+        at = int(np.flatnonzero(bad)[0])
+        raise NNRecipeError(f"{name} must be class indices {which}; got {y[at]} at row {at}")
+    return y

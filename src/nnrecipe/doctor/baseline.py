@@ -97,9 +97,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._checks import as_matrix, check_seed, one_of, shown
+from .._checks import as_class_indices, as_matrix, as_vector, check_seed, one_of, shown
 from ..data.split import Z95
-from ..errors import NNRecipeError, expect
+from ..errors import expect
 from .diagnose import error_interval
 
 TASKS = ("classification", "regression")
@@ -149,35 +149,9 @@ class Baseline:
 # ---- input checks ----------------------------------------------------------------------------
 def _targets(y, n, name, x_name):
     """y as a finite numeric 1-D array ((n,) or (n, 1)) with as many rows as its X."""
-    try:
-        arr = np.asarray(y)
-    except (TypeError, ValueError) as exc:
-        raise NNRecipeError(f"{name} must be array-like of numbers; got {type(y).__name__} ({exc})") from None
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    expect(arr.ndim == 1, name, "1-D of shape (n_samples,)", f"shape {arr.shape}")
+    arr = as_vector(y, name)
     expect(len(arr) == n, f"{name} and {x_name}", "the same length", f"{len(arr)} and {n} rows")
-    expect(arr.dtype.kind in "biuf", name, "numeric", f"dtype {arr.dtype}")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        at = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise NNRecipeError(f"{name} must be finite; got {shown(arr[at])} at row {at}")
     return arr
-
-
-def _class_indices(y, name, n_classes):
-    """y as int64 class indices 0..n_classes−1 (whole-number floats and booleans accepted)."""
-    if y.dtype.kind == "f":
-        whole = y == np.round(y)
-        if not whole.all():
-            at = int(np.flatnonzero(~whole)[0])
-            raise NNRecipeError(f"{name} must be class indices 0, 1, …; got {shown(y[at])} at row {at}")
-    y = y.astype(np.int64)
-    bad = (y < 0) | (y >= n_classes) if n_classes is not None else y < 0
-    if bad.any():
-        at = int(np.flatnonzero(bad)[0])
-        which = "0, 1, …" if n_classes is None else f"0..{n_classes - 1}"
-        raise NNRecipeError(f"{name} must be class indices {which}; got {y[at]} at row {at}")
-    return y
 
 
 def _count(value, name, least):
@@ -386,8 +360,8 @@ def estimate_baseline(X_train, y_train, X_dev, y_dev, task, seed=0, max_rows=MAX
     if task == "classification":
         if n_classes is not None:
             n_classes = _count(n_classes, "n_classes", 2)
-        y_train = _class_indices(y_train, "y_train", n_classes)
-        y_dev = _class_indices(y_dev, "y_dev", n_classes)
+        y_train = as_class_indices(y_train, "y_train", n_classes)
+        y_dev = as_class_indices(y_dev, "y_dev", n_classes)
     else:
         expect(n_classes is None, "n_classes", "None for a regression", shown(n_classes))
     expect(len(X_train) >= MIN_ROWS, "X_train", f"at least {MIN_ROWS} rows to estimate the baseline",

@@ -48,8 +48,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import as_rng, positive, shown
-from ..errors import NNRecipeError, expect
+from .._checks import as_class_indices, as_rng, as_vector, positive, shown
+from ..errors import expect
 
 BOOT_CELLS = 1 << 22          # at most this many resampled row indices held at once (32 MiB)
 SIDES = ("a", "b")
@@ -120,44 +120,13 @@ class Decision(NamedTuple):
 
 
 # ---- input checks ----------------------------------------------------------------------------
-def _vector(values, name):
-    """values as a 1-D numeric array: (n,) or (n, 1), non-empty, finite."""
-    try:
-        arr = np.asarray(values)
-    except (TypeError, ValueError) as exc:
-        raise NNRecipeError(f"{name} must be array-like of numbers; got {type(values).__name__} ({exc})") from None
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    expect(arr.ndim == 1, name, "1-D of shape (n_samples,)", f"shape {arr.shape}")
-    expect(arr.size > 0, name, "non-empty", "0 rows")
-    expect(arr.dtype.kind in "biuf", name, "numeric", f"dtype {arr.dtype}")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        at = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise NNRecipeError(f"{name} must be finite; got {shown(arr[at])} at row {at}")
-    return arr
-
-
 def _three(y, pred_a, pred_b):
-    arrays = [_vector(v, name) for v, name in ((y, "y"), (pred_a, "pred_a"), (pred_b, "pred_b"))]
+    arrays = [as_vector(v, name) for v, name in ((y, "y"), (pred_a, "pred_a"), (pred_b, "pred_b"))]
     n = len(arrays[0])
     for arr, name in zip(arrays[1:], ("pred_a", "pred_b")):
         expect(len(arr) == n, f"y and {name}", "the same length (predictions of the same rows)",
                f"{n} and {len(arr)} rows")
     return arrays
-
-
-def _class_indices(arr, name):
-    """arr as int64 class indices ≥ 0 (whole-number floats and booleans accepted)."""
-    if arr.dtype.kind == "f":
-        whole = arr == np.round(arr)
-        if not whole.all():
-            at = int(np.flatnonzero(~whole)[0])
-            raise NNRecipeError(f"{name} must be class indices (whole numbers ≥ 0); got {shown(arr[at])} at row {at}")
-    arr = arr.astype(np.int64)
-    if (arr < 0).any():
-        at = int(np.flatnonzero(arr < 0)[0])
-        raise NNRecipeError(f"{name} must be class indices (whole numbers ≥ 0); got {arr[at]} at row {at}")
-    return arr
 
 
 def _alpha(alpha):
@@ -203,7 +172,7 @@ def compare_classifiers(y, pred_a, pred_b, alpha=0.05):
     Returns a Comparison with test="mcnemar-exact".
     """
     alpha = _alpha(alpha)
-    y, pred_a, pred_b = (_class_indices(v, name) for v, name in zip(_three(y, pred_a, pred_b),
+    y, pred_a, pred_b = (as_class_indices(v, name) for v, name in zip(_three(y, pred_a, pred_b),
                                                                    ("y", "pred_a", "pred_b")))
     wrong_a, wrong_b = pred_a != y, pred_b != y
     n, a_only, b_only = len(y), int((wrong_a & ~wrong_b).sum()), int((wrong_b & ~wrong_a).sum())

@@ -17,7 +17,7 @@ import math
 import numpy as np
 from scipy.stats import binom
 
-from .._checks import as_rng, as_rows, plain, positive, shown
+from .._checks import as_class_indices, as_rng, as_rows, as_vector, plain, positive, shown
 from ..data.normalize import distinct_rows, rows_in
 from ..data.split import Z95
 from ..errors import NNRecipeError, expect
@@ -29,43 +29,11 @@ CHANCE_LEVEL = 0.99           # duplicate check: a count above the binomial 99% 
 
 
 # ---- input checks ----------------------------------------------------------------------------
-def _vector(y, name, numeric=True):
-    """y as a 1-D array: (n,) or (n, 1), non-empty, numeric and finite."""
-    try:
-        arr = np.asarray(y)
-    except (TypeError, ValueError) as exc:
-        raise NNRecipeError(f"{name} must be array-like of numbers; got {type(y).__name__} ({exc})") from None
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    expect(arr.ndim == 1, name, "1-D of shape (n_samples,)", f"shape {arr.shape}")
-    expect(arr.size > 0, name, "non-empty", "0 rows")
-    expect(arr.dtype.kind in "biuf", name, "numeric", f"dtype {arr.dtype}")
-    if numeric and arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        at = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise NNRecipeError(f"{name} must be finite; got {shown(arr[at])} at row {at}")
-    return arr
-
-
 def _pair(y_true, y_pred):
-    y_true, y_pred = _vector(y_true, "y_true"), _vector(y_pred, "y_pred")
+    y_true, y_pred = as_vector(y_true, "y_true"), as_vector(y_pred, "y_pred")
     expect(len(y_true) == len(y_pred), "y_true and y_pred", "the same length",
            f"{len(y_true)} and {len(y_pred)} rows")
     return y_true, y_pred
-
-
-def _classes(y, name, k):
-    """y as int64 class indices in 0..k-1 (whole-number floats and booleans accepted)."""
-    if y.dtype.kind == "f":
-        whole = np.isfinite(y) & (y == np.round(y))
-        if not whole.all():
-            at = int(np.flatnonzero(~whole)[0])
-            raise NNRecipeError(f"{name} must be class indices 0..{k - 1}; got {shown(y[at])} at row {at}")
-    y = y.astype(np.int64)
-    bad = (y < 0) | (y >= k)
-    if bad.any():
-        at = int(np.flatnonzero(bad)[0])
-        raise NNRecipeError(f"{name} must be class indices 0..{k - 1} (labels has {k}); got {y[at]} at row {at}")
-    return y
 
 
 def _label(value):
@@ -98,7 +66,7 @@ def confusion(y_true, y_pred, labels):
     expect(not isinstance(labels, (str, bytes)) and np.ndim(np.asarray(labels, dtype=object)) == 1 and k > 0,
            "labels", "a non-empty sequence of the k class labels", shown(labels))
     y_true, y_pred = _pair(y_true, y_pred)
-    y_true, y_pred = _classes(y_true, "y_true", k), _classes(y_pred, "y_pred", k)
+    y_true, y_pred = as_class_indices(y_true, "y_true", k), as_class_indices(y_pred, "y_pred", k)
     from sklearn.metrics import confusion_matrix
 
     matrix = confusion_matrix(y_true, y_pred, labels=list(range(k)))
