@@ -12,10 +12,8 @@ from hypothesis import strategies as st
 
 from nnrecipe.doctor.compare import (
     Comparison,
-    Decision,
     compare_classifiers,
     compare_regressors,
-    decide,
     mcnemar_p,
 )
 from nnrecipe.errors import NNRecipeError
@@ -115,7 +113,6 @@ def test_a_large_difference_is_significant():
     y, a, b = rows(30, 2, both_right=150, both_wrong=18)
     c = compare_classifiers(y, a, b)
     assert c.better == "b" and c.p_value < 1e-6 and c.high < 0
-    assert decide(c).keep
 
 
 def test_multiclass_labels_and_shapes():
@@ -178,29 +175,6 @@ def test_bootstrap_counts_rows_each_is_further_off():
     assert (c.a_only, c.b_only) == (2, 1)
 
 
-# ---- decide --------------------------------------------------------------------------------------
-def test_decide_rules():
-    better = compare_classifiers(*rows(30, 2, both_right=150))
-    worse = compare_classifiers(*rows(2, 30, both_right=150))
-    tie = compare_classifiers(*rows(3, 2, both_right=150))
-    keep, rule = decide(better)
-    assert keep and rule.startswith("kept: better beyond the noise")
-    assert decide(worse, 0.1, 0.05, break_ties=True) == (False, decide(worse).rule)
-    assert not decide(worse).keep and "worse beyond the noise" in decide(worse).rule
-    assert decide(tie) == Decision(False, decide(tie).rule) and "not broken by cost" in decide(tie).rule
-    d = decide(tie, dev_cost_a=0.40, dev_cost_b=0.35, break_ties=True)
-    assert d.keep and d.rule.startswith("kept on a tie") and "0.35 < 0.4" in d.rule
-    d = decide(tie, dev_cost_a=0.35, dev_cost_b=0.35, break_ties=True)
-    assert not d.keep and d.rule.startswith("rejected on a tie")
-    assert "McNemar exact p = " in d.rule
-
-
-def test_decide_on_a_regression():
-    c = compare_regressors(*noisy(2000, 4), seed=0)
-    keep, rule = decide(c)
-    assert keep and "paired bootstrap p = " in rule and "RMSE" in rule
-
-
 # ---- records -------------------------------------------------------------------------------------
 def test_to_dict_is_json_and_frozen():
     c = compare_classifiers(*rows(4, 1, both_right=10))
@@ -246,18 +220,6 @@ def test_bad_classifier_input(args, kwargs, named):
 def test_bad_regressor_input(args, kwargs, named):
     with pytest.raises(NNRecipeError, match=named):
         compare_regressors(*args, **kwargs)
-
-
-def test_bad_decide_input():
-    tie = compare_classifiers(*rows(3, 2, both_right=10))
-    with pytest.raises(NNRecipeError, match="comparison must be a Comparison"):
-        decide((True, "x"))
-    with pytest.raises(NNRecipeError, match="dev_cost_a must be a finite number"):
-        decide(tie, None, 0.3, break_ties=True)
-    with pytest.raises(NNRecipeError, match="dev_cost_b must be a finite number"):
-        decide(tie, 0.3, float("nan"), break_ties=True)
-    with pytest.raises(NNRecipeError, match="break_ties must be True or False"):
-        decide(tie, 0.3, 0.2, break_ties="yes")
 
 
 # ---- properties --------------------------------------------------------------------------------

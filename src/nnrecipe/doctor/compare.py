@@ -33,9 +33,8 @@ Regressors — paired bootstrap (`compare_regressors`)
     counted as the other side), capped at 1; its resolution is 1/n_boot. a_only and b_only count the
     rows where that model's absolute error is the larger (ties in neither).
 
-`better` is "a", "b" or None (no significant difference at alpha). `decide` turns a comparison into
-the recipe's keep-or-reject rule: keep the candidate when it is better beyond the noise, or — for knobs
-that allow it — when it ties at a lower dev cost; it says which rule decided.
+`better` is "a", "b" or None (no significant difference at alpha). The recipe's keep-or-reject rule
+built on it lives in the policy (recipe/loop.py, Recipe._verdict).
 
 Bad input (lengths, non-class values, NaN, alpha outside (0, 1)) raises NNRecipeError naming the
 argument.
@@ -44,7 +43,6 @@ argument.
 import math
 import numbers
 from dataclasses import asdict, dataclass
-from typing import NamedTuple
 
 import numpy as np
 
@@ -111,12 +109,6 @@ class Comparison:
                    None: "no difference beyond noise"}[self.better]
         return (f"{verdict} on {self.n} rows: {errors}, difference {scale * self.difference:+.4g}{unit} "
                 f"({level} CI {scale * self.low:+.4g} to {scale * self.high:+.4g}); {test}")
-
-
-class Decision(NamedTuple):
-    """decide's answer: keep the candidate or not, and the rule that decided, as a sentence."""
-    keep: bool
-    rule: str
 
 
 # ---- input checks ----------------------------------------------------------------------------
@@ -225,44 +217,3 @@ def compare_regressors(y, pred_a, pred_b, seed=0, n_boot=2000, alpha=0.05):
                       b_only=int((abs_b > abs_a).sum()), p_value=p, difference=difference, low=low, high=high,
                       better=better, alpha=alpha, test="paired-bootstrap", error_a=rmse_a, error_b=rmse_b,
                       n_boot=n_boot)
-
-
-# ---- the keep-or-reject rule ---------------------------------------------------------------
-def _cost(value, name):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    expect(ok, name, "a finite number (the model's cost J on the dev rows)", shown(value))
-    return float(value)
-
-
-def decide(comparison, dev_cost_a=None, dev_cost_b=None, break_ties=False):
-    """Keep the candidate b, or the incumbent a, and say which rule decided.
-
-    comparison : a Comparison of incumbent a and candidate b on the same dev rows.
-    dev_cost_a, dev_cost_b : their costs J on the dev rows; needed only when break_ties.
-    break_ties : whether a tie (no significant difference) may be broken by a lower dev cost — for
-        knobs that make the model simpler or more regular (regularizers), not for bigger models.
-
-    Rules, in order: b significantly better → keep; a significantly better → reject; a tie with
-    break_ties and dev_cost_b < dev_cost_a → keep; any other tie → reject (the incumbent stays: a
-    difference within the noise of the dev rows is no reason to change).
-
-    Returns Decision(keep, rule), a named tuple; `rule` is a sentence for the decision trail.
-    """
-    expect(isinstance(comparison, Comparison), "comparison", "a Comparison (compare_classifiers or "
-           "compare_regressors)", type(comparison).__name__)
-    expect(isinstance(break_ties, bool), "break_ties", "True or False", shown(break_ties))
-    if break_ties:
-        dev_cost_a, dev_cost_b = _cost(dev_cost_a, "dev_cost_a"), _cost(dev_cost_b, "dev_cost_b")
-    facts = comparison.describe()
-    if comparison.better == "b":
-        return Decision(True, f"kept: better beyond the noise of the dev rows ({facts})")
-    if comparison.better == "a":
-        return Decision(False, f"rejected: worse beyond the noise of the dev rows ({facts})")
-    if not break_ties:
-        return Decision(False, f"rejected: not better beyond the noise of the dev rows, and this knob's ties are "
-                               f"not broken by cost ({facts})")
-    if dev_cost_b < dev_cost_a:
-        return Decision(True, f"kept on a tie: within the noise of the dev rows, at a lower dev cost "
-                              f"({dev_cost_b:.4g} < {dev_cost_a:.4g}; {facts})")
-    return Decision(False, f"rejected on a tie: within the noise of the dev rows, and its dev cost is not lower "
-                           f"({dev_cost_b:.4g} ≥ {dev_cost_a:.4g}; {facts})")
