@@ -136,13 +136,17 @@ def _encode_target(values, name, task):
     return y.astype(np.int64), [int(c) for c in classes]
 
 
-def _missing(values):
-    """(n,) bool: rows whose target is missing (None, NaN or infinite)."""
+NA_TEXT = frozenset({"", "NA", "NaN", "nan", "null"})
+
+
+def missing_values(values):
+    """(n,) bool: rows whose target is missing (None, NaN or infinite, or NA-like text)."""
     if values.dtype.kind == "f":
         bad = ~np.isfinite(values)
         return bad.any(axis=1) if bad.ndim == 2 else bad
-    if values.dtype.kind == "O":
-        return np.array([v is None or (isinstance(v, float) and not np.isfinite(v)) for v in values], bool)
+    if values.dtype.kind in "OUS":
+        return np.array([v is None or (isinstance(v, float) and not np.isfinite(v)) or
+                         (isinstance(v, str) and v.strip() in NA_TEXT) for v in values], bool)
     return np.zeros(len(values), bool)
 
 
@@ -150,7 +154,7 @@ def _complete_rows(bad, names, y, target, drop_nan, where, row, value):
     """The rows to keep, (n,) bool. bad: (n, c) True where feature `names[c]` is missing; row(r)
     and value(r, c) describe a row and a bad value in messages. Without drop_nan a missing value is
     an error naming its column and row."""
-    bad_y = _missing(y)
+    bad_y = missing_values(y)
     if drop_nan:
         keep = ~(bad.any(axis=1) | bad_y)
         if not keep.any():

@@ -7,11 +7,13 @@ TablePreprocessor (data/tables.py) on the training rows only, and only then buil
 Rows whose target is missing are dropped and counted.
 """
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._checks import as_rows, plain
+from ..data.io import missing_values
 from ..data.split import Split, split, split_dev
 from ..data.tables import TablePreprocessor, as_arrow
 from ..errors import NNRecipeError, expect
@@ -33,7 +35,6 @@ def _features(X, name):
 
 def is_table(X):
     """True for what the recipe reads as a raw table rather than as an array of numbers."""
-    import os
     if isinstance(X, (str, os.PathLike, dict)):
         return True
     kind = type(X).__module__.split(".")[0]
@@ -91,16 +92,6 @@ def _target_column(table, y, name):
     return table, values
 
 
-def _missing(values):
-    """A mask of missing targets: None, NaN, and empty or NA-like text."""
-    if values.dtype.kind == "f":
-        return np.isnan(values)
-    if values.dtype.kind in "OUS":
-        return np.array([v is None or (isinstance(v, float) and np.isnan(v)) or
-                         (isinstance(v, str) and v.strip() in ("", "NA", "NaN", "nan", "null")) for v in values])
-    return np.zeros(len(values), dtype=bool)
-
-
 def _clean(values):
     """Target values with their missing ones left out, as numbers when they all are, as text when they
     all are (a NumPy str array), else as they are."""
@@ -115,7 +106,7 @@ def _clean(values):
 def _read_table(X, y, name):
     table = as_arrow(X, name)
     table, values = _target_column(table, y, name)
-    gone = _missing(values)
+    gone = missing_values(values)
     if gone.all():
         raise NNRecipeError(f"the target {y if isinstance(y, str) else 'y'!r} must hold values; got only missing "
                             f"values ({len(values)} rows)")
