@@ -11,11 +11,18 @@ both versions load.
 """
 
 import json
+import lzma
+import math
 import os
+import re
+import stat
+import struct
 import uuid
 import zipfile
+import zlib
 
 import numpy as np
+from numpy.lib import format as npformat
 
 from .._checks import as_path, writable_path
 from .._version import __version__
@@ -24,7 +31,14 @@ from ..errors import NNRecipeError, expect
 FORMAT, VERSION = "nnrecipe-model", 1
 VERSIONS = (1, 2)           # 2: the file holds a table preprocessor (version 1 readers must refuse it)
 MAX_BYTES = 4 << 30          # refuse archives that claim more than 4 GiB uncompressed
+MAX_META_BYTES = 64 << 20    # metadata beyond 64 MiB is not ours (a big table preprocessor needs a few MiB)
+MAX_DEPTH = 64               # JSON nesting deeper than this is not ours (ours nests about 6 levels)
+MAX_MEMBERS = 10_000         # arrays in one archive (a model has two per dense layer)
+MAX_HEADER = 10_000          # bytes of one .npy header (NumPy's own default limit)
+MAX_PARAMS = 1 << 28         # parameters a model file may describe (1 GiB as float32)
+MAX_LAYERS = 1_000
 _META = "__meta__"
+_CHUNK = 16 << 20            # .npy data is read in pieces of this size
 
 
 def atomic_write(path, write, name="path"):
@@ -55,24 +69,130 @@ def write_archive(path, arrays, meta):
 
 
 def read_archive(path, name="path"):
-    """(arrays, meta) from an archive written by write_archive; NNRecipeError (naming `name`) for anything else."""
+    """(arrays, meta) from an archive written by write_archive; NNRecipeError (naming `name`) for anything else.
+
+    Every claim a file makes is checked before memory is spent on it: the path must be a regular
+    file (not /dev/zero, a pipe or a folder), each member a .npy array of plain numbers or text whose
+    header's shape times item size is exactly the member's size, all of them within MAX_BYTES, and
+    the JSON metadata within MAX_META_BYTES and MAX_DEPTH levels of nesting."""
     path = as_path(path, name)
     try:
-        with zipfile.ZipFile(path) as zf:
-            if sum(info.file_size for info in zf.infolist()) > MAX_BYTES:
-                raise NNRecipeError(f"{path} claims more than {MAX_BYTES >> 30} GiB of data; refusing to load it")
-        with np.load(path, allow_pickle=False) as archive:
-            meta = json.loads(archive[_META].tobytes().decode())
-            arrays = {name: archive[name] for name in archive.files if name != _META}
+        with _open_regular(path, name) as f, zipfile.ZipFile(f) as zf:
+            infos = _members(zf, path)
+            meta_info = next((info for info in infos if info.filename == _META + ".npy"), None)
+            if meta_info is None:
+                raise NNRecipeError(f"{path} is not a readable nnrecipe file (it has no {_META} member)")
+            meta = _parse_meta(_read_npy(zf, meta_info, path, MAX_META_BYTES), path)
+            arrays = {info.filename[:-4]: _read_npy(zf, info, path) for info in infos if info is not meta_info}
     except NNRecipeError:
         raise
+    except (OSError, ValueError, KeyError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile,
+            zlib.error, lzma.LZMAError, struct.error) as exc:
+        raise NNRecipeError(f"{path} is not a readable nnrecipe file ({type(exc).__name__}: {exc})") from None
+    return arrays, meta
+
+
+_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device", stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket"}
+
+
+def _open_regular(path, name):
+    """path opened for reading, once os.stat shows a regular file: a device, pipe or folder is refused
+    before it is opened (reading /dev/zero never ends; opening a pipe waits for a writer)."""
+    try:
+        mode = os.stat(path).st_mode
     except FileNotFoundError:
         raise NNRecipeError(f"{name} must name an existing file; got {str(path)!r}") from None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-        raise NNRecipeError(f"{path} is not a readable nnrecipe file ({type(exc).__name__}: {exc})") from None
+    if not stat.S_ISREG(mode):
+        link = f" (a link to {os.path.realpath(path)})" if os.path.islink(path) else ""
+        raise NNRecipeError(f"{name} must be a regular file; {str(path)!r}{link} is "
+                            f"{_KINDS.get(stat.S_IFMT(mode), 'not one')}")
+    f = open(path, "rb")
+    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):        # replaced between stat and open
+        f.close()
+        raise NNRecipeError(f"{name} must be a regular file; {str(path)!r} is not one")
+    return f
+
+
+def _members(zf, path):
+    """The archive's entries, each a distinct .npy member, their sizes together within MAX_BYTES."""
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise NNRecipeError(f"{path} is not a readable nnrecipe file (it has {len(infos)} members; at most "
+                            f"{MAX_MEMBERS} expected)")
+    if sum(info.file_size for info in infos) > MAX_BYTES:
+        raise NNRecipeError(f"{path} claims more than {MAX_BYTES >> 30} GiB of data; refusing to load it")
+    seen = set()
+    for info in infos:
+        if not info.filename.endswith(".npy") or info.is_dir():
+            raise NNRecipeError(f"{path} is not a readable nnrecipe file (member {info.filename!r} is not a "
+                                f".npy array)")
+        if info.filename in seen:
+            raise NNRecipeError(f"{path} is not a readable nnrecipe file (member {info.filename!r} occurs twice)")
+        seen.add(info.filename)
+    return infos
+
+
+def _read_npy(zf, info, path, limit=None):
+    """The array in one .npy member. Its header is read first and must describe exactly the bytes the
+    member holds (at most `limit`), in a dtype of plain numbers or text: no object (pickled) or
+    structured arrays. The data is then read in chunks, so memory follows the bytes really there."""
+    where = f"{path} is not a readable nnrecipe file (member {info.filename!r}"
+    limit = MAX_BYTES if limit is None else limit
+    with zf.open(info) as f:
+        version = npformat.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            raise NNRecipeError(f"{where} has .npy format version {version}; 1.0 or 2.0 expected)")
+        read_header = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
+        shape, fortran, dtype = read_header(f, max_header_size=MAX_HEADER)
+        if dtype.hasobject or dtype.kind not in "biufcUS" or dtype.itemsize == 0:
+            raise NNRecipeError(f"{where} holds dtype {dtype.str!r}; only numbers or text are loaded, never "
+                                "objects)")
+        if any(n < 0 for n in shape):
+            raise NNRecipeError(f"{where} claims the negative shape {shape})")
+        claimed, held = math.prod(shape) * dtype.itemsize, info.file_size - f.tell()
+        if claimed != held:
+            raise NNRecipeError(f"{where} claims shape {shape} of {dtype.str}, {claimed:,} bytes, but holds "
+                                f"{held:,})")
+        if claimed > limit:
+            raise NNRecipeError(f"{where} holds {claimed:,} bytes; at most {limit:,} expected)")
+        data = bytearray()
+        while len(data) < claimed:
+            chunk = f.read(min(claimed - len(data), _CHUNK))
+            if not chunk:
+                raise NNRecipeError(f"{where} is truncated)")
+            data += chunk
+    return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
+
+
+def _parse_meta(blob, path):
+    """The metadata member (UTF-8 JSON bytes) as a dict; its nesting is measured before json parses it."""
+    if blob.dtype != np.uint8 or blob.ndim != 1:
+        raise NNRecipeError(f"{path} is not a readable nnrecipe file (metadata must be bytes; got "
+                            f"{blob.dtype.str} of shape {blob.shape})")
+    text = blob.tobytes().decode("utf-8")
+    depth = _json_depth(text)
+    if depth > MAX_DEPTH:
+        raise NNRecipeError(f"{path} is not a readable nnrecipe file (metadata nests {depth} levels deep; at "
+                            f"most {MAX_DEPTH} expected)")
+    try:
+        meta = json.loads(text)
+    except RecursionError:
+        raise NNRecipeError(f"{path} is not a readable nnrecipe file (metadata nests too deeply)") from None
     if not isinstance(meta, dict):
         raise NNRecipeError(f"{path} is not a readable nnrecipe file (metadata is not an object)")
-    return arrays, meta
+    return meta
+
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _json_depth(text):
+    """How deeply JSON text nests arrays and objects; brackets inside strings do not count."""
+    codes = np.frombuffer(_STRINGS.sub('""', text).encode(), np.uint8)
+    opens = (codes == ord("[")) | (codes == ord("{"))
+    closes = (codes == ord("]")) | (codes == ord("}"))
+    return int(np.cumsum(opens.astype(np.int64) - closes).max(initial=0))
 
 
 def save(net, path):
@@ -139,55 +259,140 @@ def _features_meta(net):
     return features
 
 
+_SETTINGS = {"Dense": {"units", "activation", "init", "scale"}, "Dropout": {"keep_prob", "frozen"},
+             "Activation": {"name"}}
+_PREFIXES = ("param.", "normalizer.", "preprocessor.")
+
+
+def _brief(value, limit=60):
+    """repr(value) for messages, cut short: a hostile file must not flood the terminal."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _check(condition, field, expected, value):
+    """NNRecipeError 'model metadata is malformed: `field` must be expected; got value' unless condition."""
+    if not condition:
+        raise NNRecipeError(f"model metadata is malformed: {field} must be {expected}; got {_brief(value)}")
+
+
+def _count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def param_shapes(config):
+    """{name: shape} of the parameters (W1, b1, W2, ...) that a Network.config() describes, worked
+    out from the metadata alone, field by field, so that a file claiming absurd layer sizes is
+    refused before the network allocates a single weight: at most MAX_LAYERS layers and MAX_PARAMS
+    parameters."""
+    from .layers import LAYER_TYPES
+    _check(isinstance(config, dict), "network", "an object", config)
+    layers, width = config.get("layers"), config.get("input_dim")
+    _check(isinstance(layers, list) and 0 < len(layers) <= MAX_LAYERS, "network.layers",
+           f"a list of 1 to {MAX_LAYERS} layers", layers)
+    _check(_count(width), "network.input_dim", "an integer ≥ 1", width)
+    shapes, k, total = {}, 0, 0
+    for i, spec in enumerate(layers):
+        field = f"network.layers[{i}]"
+        _check(isinstance(spec, dict), field, "an object", spec)
+        kind = spec.get("type")
+        _check(isinstance(kind, str) and kind in LAYER_TYPES, f"{field}.type", f"one of {', '.join(LAYER_TYPES)}",
+               kind)
+        extra = sorted(set(spec) - _SETTINGS[kind] - {"type"})
+        _check(not extra, field, f"the settings of a {kind} layer ({', '.join(sorted(_SETTINGS[kind]))})",
+               ", ".join(map(repr, extra)))
+        if kind == "Dense":
+            units = spec.get("units")
+            _check(_count(units), f"{field}.units", "an integer ≥ 1", units)
+            total += (width + 1) * units
+            _check(total <= MAX_PARAMS, f"{field}.units", f"small enough for at most {MAX_PARAMS:,} parameters in "
+                   f"all ({width:,} inputs)", units)
+            k += 1
+            shapes[f"W{k}"], shapes[f"b{k}"] = (width, units), (units,)
+            width = units
+    return shapes
+
+
 def network_from_config(config):
-    """Rebuild an (initialized, unweighted) Network from Network.config(); validates everything."""
+    """Rebuild an (initialized, unweighted) Network from Network.config(); validates everything, the
+    size it implies (param_shapes) before anything is built."""
     from .layers import LAYER_TYPES
     from .network import Network
+    param_shapes(config)
+    for key in ("l2", "l1", "dtype"):
+        _check(key in config, f"network.{key}", "present", "nothing")
+    _check(config["dtype"] in ("float32", "float64"), "network.dtype", "'float32' or 'float64'", config["dtype"])
     try:
-        layers = []
-        for spec in config["layers"]:
-            spec = dict(spec)
-            kind = spec.pop("type")
-            if kind not in LAYER_TYPES:
-                raise NNRecipeError(f"layer type must be one of {', '.join(LAYER_TYPES)}; got {kind!r}")
-            layers.append(LAYER_TYPES[kind](**spec))
+        layers = [LAYER_TYPES[spec["type"]](**{k: v for k, v in spec.items() if k != "type"})
+                  for spec in config["layers"]]
         return Network(layers, input_dim=config["input_dim"], l2=config["l2"], l1=config["l1"],
                        seed=config.get("seed"), dtype=config["dtype"])
-    except NNRecipeError:
-        raise
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise NNRecipeError(f"model metadata is malformed ({type(exc).__name__}: {exc})") from None
+    except NNRecipeError as exc:
+        raise NNRecipeError(f"model metadata is malformed: {exc}") from None
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise NNRecipeError(f"model metadata is malformed ({type(exc).__name__}: {_brief(str(exc), 200)})") from None
 
 
 def load(path):
-    """Read a network written by `save`. Raises NNRecipeError for any bad file."""
+    """Read a network written by `save`. Raises NNRecipeError for any bad file.
+
+    The metadata is checked against the arrays actually in the file before the network is built:
+    one array per parameter, of the shape and dtype the layers imply, finite, and no member the
+    format does not know."""
     arrays, meta = read_archive(path)
-    if meta.get("format") != FORMAT or meta.get("version") not in VERSIONS:
+    version = meta.get("version")
+    if meta.get("format") != FORMAT or type(version) is not int or version not in VERSIONS:
         raise NNRecipeError(f"{path} must be an nnrecipe model file (format {FORMAT!r}, version "
-                            f"{' or '.join(map(str, VERSIONS))}); got format {meta.get('format')!r}, "
-                            f"version {meta.get('version')!r}")
-    net = network_from_config(meta.get("network"))
-    weights = {}
-    for name, p in net.params.items():
-        value = arrays.get(f"param.{name}")
-        if value is None or value.shape != p.shape or value.dtype != p.dtype or not np.isfinite(value).all():
-            got = "missing" if value is None else f"{value.dtype} {value.shape}"
-            raise NNRecipeError(f"{path}: parameter {name} must be finite {p.dtype} {p.shape}; got {got}")
-        weights[name] = value
+                            f"{' or '.join(map(str, VERSIONS))}); got format {_brief(meta.get('format'))}, "
+                            f"version {_brief(version)}")
+    try:
+        weights = _weights(arrays, meta.get("network"))
+        net = network_from_config(meta["network"])
+    except NNRecipeError as exc:
+        raise NNRecipeError(f"{path}: {exc}") from None
     net.set_weights(weights)
     if meta.get("normalizer") is not None:
         from ..data.normalize import NORMALIZERS
         kind = meta["normalizer"].get("type") if isinstance(meta["normalizer"], dict) else None
-        if kind not in NORMALIZERS:
-            raise NNRecipeError(f"{path}: normalizer type must be one of {', '.join(NORMALIZERS)}; got {kind!r}")
+        if not isinstance(kind, str) or kind not in NORMALIZERS:
+            raise NNRecipeError(f"{path}: normalizer type must be one of {', '.join(NORMALIZERS)}; "
+                                f"got {_brief(kind)}")
         state = {k.removeprefix("normalizer."): v for k, v in arrays.items() if k.startswith("normalizer.")}
         net.normalizer = NORMALIZERS[kind].from_state(state, n_features=net.input_dim)
     if meta.get("preprocessor") is not None:
         net.preprocessor = _load_preprocessor(path, meta["preprocessor"], arrays, net.input_dim)
-    net.classes = None if meta.get("classes") is None else np.asarray(meta["classes"])
-    net.features = meta.get("features")
+    classes, features = meta.get("classes"), meta.get("features")
+    labels = isinstance(classes, list) and all(isinstance(c, (str, int, float)) and not isinstance(c, bool)
+                                               for c in classes)
+    expect(classes is None or labels, "classes", "a list of numbers or strings, one per class", _brief(classes))
+    expect(features is None or isinstance(features, list), "features", "a list of column names",
+           _brief(features))
+    net.classes = None if classes is None else np.asarray(classes)
+    net.features = features
     _labels_meta(net), _features_meta(net)             # the same checks as on save
     return net
+
+
+def _weights(arrays, config):
+    """{W1: array, b1: ...}: the file's parameter arrays, each checked against the shape the metadata
+    implies (param_shapes), its dtype and finiteness; members that are not part of the format refused."""
+    shapes = param_shapes(config)
+    _check(config.get("dtype") in ("float32", "float64"), "network.dtype", "'float32' or 'float64'",
+           config.get("dtype"))
+    dtype = np.dtype(config["dtype"])
+    unknown = [k for k in arrays if not k.startswith(_PREFIXES) or
+               (k.startswith("param.") and k.removeprefix("param.") not in shapes)]
+    expect(not unknown, "the arrays of a model file", "its parameters, normalizer and preprocessor",
+           f"also {', '.join(map(_brief, unknown[:5]))}")
+    weights = {}
+    for name, shape in shapes.items():
+        value = arrays.get(f"param.{name}")
+        if value is None or value.shape != shape or value.dtype != dtype or not np.isfinite(value).all():
+            got = "missing" if value is None else f"{value.dtype} {value.shape}" + (
+                "" if value.shape != shape or value.dtype != dtype else " with NaN or infinite values")
+            raise NNRecipeError(f"parameter {name} must be finite {dtype} {shape}; got {got}")
+        weights[name] = value
+    return weights
 
 
 def _load_preprocessor(path, meta, arrays, input_dim):
