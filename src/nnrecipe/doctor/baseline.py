@@ -330,7 +330,8 @@ def _interval(estimate, lower_ends, upper_ends, top=math.inf):
 
 
 # ---- the estimate ----------------------------------------------------------------------------
-def estimate_baseline(X_train, y_train, X_dev, y_dev, task, seed=0, max_rows=MAX_ROWS, n_classes=None):
+def estimate_baseline(X_train, y_train, X_dev, y_dev, task, seed=0, max_rows=MAX_ROWS, n_classes=None,
+                      balanced=False):
     """Estimate the irreducible error of a table from its training and dev rows (see the module's text).
 
     X_train (n, d), X_dev (m, d) : numeric rows, already standardized (with training statistics).
@@ -342,6 +343,8 @@ def estimate_baseline(X_train, y_train, X_dev, y_dev, task, seed=0, max_rows=MAX
         subsampled, seeded (stratified by class for a classifier).
     n_classes : classification only: the number of classes K, labels must be < K; None: any
         index ≥ 0. The estimate concerns the classes that have training rows.
+    balanced : classification only: estimate the irreducible BALANCED error (the mean of the per-class
+        error rates) instead, see `_balanced`.
 
     Returns a Baseline: estimate (an error rate, or an RMSE in the target's units), low and high (its
     95% interval), method, details, note, subsampled. A million rows × 20 features take about 2–4 s.
@@ -366,7 +369,8 @@ def estimate_baseline(X_train, y_train, X_dev, y_dev, task, seed=0, max_rows=MAX
         expect(n_classes is None, "n_classes", "None for a regression", shown(n_classes))
     expect(len(X_train) >= MIN_ROWS, "X_train", f"at least {MIN_ROWS} rows to estimate the baseline",
            f"{len(X_train)} rows")
-    run = _classification if task == "classification" else _regression
+    expect(not balanced or task == "classification", "balanced", "False for a regression", shown(balanced))
+    run = _balanced if balanced else _classification if task == "classification" else _regression
     base = run(X_train, y_train, X_dev, y_dev, streams, max_rows)
     base.details.update(seed=_seed_said(seed), max_rows=max_rows)
     return base
@@ -382,7 +386,9 @@ def _pct(value):
     return f"{value:.1%}"
 
 
-def _classification(X_train, y_train, X_dev, y_dev, streams, max_rows):
+def _knn_shares(X_train, y_train, X_dev, y_dev, streams, max_rows):
+    """The rows used (subsampled if needed) and the leave-one-out k-NN class shares of the training rows:
+    (X, y, Xd, yd, codes (n,) classes renumbered 0..K−1, K, k, nb (n, k) neighbours, shares (n, K))."""
     present, counts = np.unique(y_train, return_counts=True)
     expect(len(present) >= 2, "y_train", "at least 2 classes to estimate the baseline",
            f"only class {present[0]}")
@@ -390,16 +396,17 @@ def _classification(X_train, y_train, X_dev, y_dev, streams, max_rows):
     expect(counts[rare] >= MIN_CLASS_ROWS, "y_train",
            f"at least {MIN_CLASS_ROWS} rows of every class it holds to estimate the baseline",
            f"{counts[rare]} row of class {present[rare]}")
-    n_all, m_all = len(X_train), len(X_dev)
     X, y = _rows(X_train, y_train, max_rows, streams[0], True)
     Xd, yd = _rows(X_dev, y_dev, max_rows, streams[1], False)
-    n, m, K = len(X), len(Xd), len(present)
-    codes = np.searchsorted(present, y)                          # classes renumbered 0..K−1
-
-    # the k-NN estimate: leave-one-out class shares among the k nearest other rows
-    k = choose_k(n)
+    K, codes = len(present), np.searchsorted(present, y)
+    k = choose_k(len(X))
     nb = neighbours(X, k)
-    shares = class_shares(codes, nb, K)
+    return X, y, Xd, yd, codes, K, k, nb, class_shares(codes, nb, K)
+
+
+def _classification(X_train, y_train, X_dev, y_dev, streams, max_rows):
+    X, y, Xd, yd, codes, K, k, nb, shares = _knn_shares(X_train, y_train, X_dev, y_dev, streams, max_rows)
+    n_all, m_all, n, m = len(X_train), len(X_dev), len(X), len(Xd)
     plug = float(np.mean(1.0 - shares.max(axis=1)))
     one_nn = float(np.mean(codes[nb[:, 0]] != codes))
     spread = label_bootstrap(shares, nb, np.random.default_rng(streams[3]))
@@ -445,6 +452,48 @@ def _classification(X_train, y_train, X_dev, y_dev, streams, max_rows):
             f"{_rows_said(n, n_all, m, m_all)}")
     method = f"k-NN Bayes-error estimate (k = {k})" if winner == "knn" else f"{REFERENCE} dev error"
     return Baseline(estimate, low, high, method, details, note, n < n_all or m < m_all)
+
+
+def _balanced(X_train, y_train, X_dev, y_dev, streams, max_rows):
+    """The irreducible balanced error BE* = min_h (1/K)·Σ_c P(h(x) ≠ c | y = c). The rule that reaches it
+    picks argmax_c p(c | x)/π_c (π_c the class shares), and with the k-NN posteriors p̂ its plug-in is
+
+        BÊ = (1/n)·Σ_i Σ_c p̂_c(i)·1[h(i) ≠ c] / (K·π_c),    h(i) = argmax_c p̂_c(i)/π_c,
+
+    with a normal interval ± 1.96·sd(terms)/√n. The reference learner is HistGradientBoosting with
+    class_weight="balanced", scored by its balanced error on dev (doctor.metrics.balanced_error, with its
+    interval). The estimate is the smaller; the Cover–Hart bounds concern the plain error and are not used."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from .metrics import balanced_error
+
+    X, y, Xd, yd, codes, K, k, nb, shares = _knn_shares(X_train, y_train, X_dev, y_dev, streams, max_rows)
+    n, m = len(X), len(Xd)
+    prior = np.bincount(codes, minlength=K) / n
+    pick = np.argmax(shares / prior, axis=1)
+    terms = (shares * (np.arange(K) != pick[:, None]) / (K * prior)).sum(axis=1)
+    plug, half = float(terms.mean()), Z95 * float(terms.std(ddof=1)) / math.sqrt(n)
+    with _one_thread():
+        ref = HistGradientBoostingClassifier(class_weight="balanced", random_state=_random_state(streams[2]))
+        found = balanced_error(yd, ref.fit(X, y).predict(Xd))
+    winner = "knn" if plug <= found["error"] else "reference"
+    estimate = min(plug, found["error"])
+    low, high = _interval(estimate, [plug - half] + ([found["low"]] if winner == "reference" else []),
+                          [plug + half, found["high"]], top=1.0)
+    details = {"task": "classification", "units": None, "metric": "balanced", "n_train": n,
+               "n_train_given": len(X_train), "n_dev": m, "n_dev_given": len(X_dev), "n_classes": K, "k": k,
+               "knn": {"estimate": plug, "low": plug - half, "high": plug + half},
+               "reference": {"name": "HistGradientBoostingClassifier(class_weight='balanced')",
+                             "dev_error": found["error"], "n": m, "low": found["low"], "high": found["high"]},
+               "winner": winner}
+    which = ("the k-NN estimate is kept" if winner == "knn"
+             else f"{REFERENCE} reaches less, so its dev error is the estimate")
+    note = (f"baseline (estimated, balanced error): {_pct(estimate)} (95% CI {100 * low:.1f}–{_pct(high)}), "
+            f"k-NN plug-in {_pct(plug)} (k = {k}); {REFERENCE} with balanced class weights reaches "
+            f"{_pct(found['error'])} on dev: {which}{_rows_said(n, len(X_train), m, len(X_dev))}")
+    method = (f"k-NN balanced-error estimate (k = {k})" if winner == "knn"
+              else f"{REFERENCE} balanced dev error")
+    return Baseline(estimate, low, high, method, details, note, n < len(X_train) or m < len(X_dev))
 
 
 def _regression(X_train, y_train, X_dev, y_dev, streams, max_rows):

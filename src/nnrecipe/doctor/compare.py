@@ -100,6 +100,11 @@ class Comparison:
             test = (f"McNemar exact p = {self.p_value:.3g}: {self.a_only} rows only the incumbent gets wrong, "
                     f"{self.b_only} only the candidate")
             unit = " points"
+        elif self.test == "stratified-bootstrap":
+            scale = 100
+            errors = f"balanced error {self.error_b:.2%} (candidate) vs {self.error_a:.2%} (incumbent)"
+            test = f"stratified paired bootstrap p = {self.p_value:.3g} ({self.n_boot} resamples)"
+            unit = " points"
         else:
             scale = 1
             errors = f"RMSE {self.error_b:.4g} (candidate) vs {self.error_a:.4g} (incumbent)"
@@ -199,21 +204,66 @@ def compare_regressors(y, pred_a, pred_b, seed=0, n_boot=2000, alpha=0.05):
     y, pred_a, pred_b = (v.astype(np.float64) for v in _three(y, pred_a, pred_b))
     n = len(y)
     expect(n >= 2, "y", "at least 2 rows (a bootstrap needs a spread)", f"{n} row")
-    rng = as_rng(seed)
     sq_a, sq_b = (y - pred_a) ** 2, (y - pred_b) ** 2
     rmse_a, rmse_b = math.sqrt(sq_a.mean()), math.sqrt(sq_b.mean())
-    boot = np.empty(n_boot)
-    step = max(1, BOOT_CELLS // n)
-    for start in range(0, n_boot, step):
-        rows = rng.integers(0, n, size=(min(step, n_boot - start), n))
-        boot[start:start + len(rows)] = np.sqrt(sq_b[rows].mean(axis=1)) - np.sqrt(sq_a[rows].mean(axis=1))
-    low, high = (float(v) for v in np.percentile(boot, [100 * alpha / 2, 100 * (1 - alpha / 2)]))
     difference = rmse_b - rmse_a
-    other = (boot >= 0).mean() if difference < 0 else (boot <= 0).mean() if difference > 0 else 0.5
-    p = float(min(1.0, 2 * other))
-    better = "b" if high < 0 else "a" if low > 0 else None
+    low, high, p, better = _paired_bootstrap(
+        np.zeros(n, dtype=np.int64), lambda rows: np.sqrt(sq_b[rows].mean(axis=1)) - np.sqrt(sq_a[rows].mean(axis=1)),
+        difference, as_rng(seed), n_boot, alpha)
     abs_a, abs_b = np.abs(y - pred_a), np.abs(y - pred_b)
     return Comparison(n=n, errors_a=None, errors_b=None, a_only=int((abs_a > abs_b).sum()),
                       b_only=int((abs_b > abs_a).sum()), p_value=p, difference=difference, low=low, high=high,
                       better=better, alpha=alpha, test="paired-bootstrap", error_a=rmse_a, error_b=rmse_b,
                       n_boot=n_boot)
+
+
+def compare_balanced(y, pred_a, pred_b, seed=0, n_boot=2000, alpha=0.05):
+    """Stratified paired bootstrap of the balanced error difference, for imbalanced classes.
+
+    y, pred_a, pred_b : (n,) class indices of the same rows (truth, incumbent, candidate).
+    seed, n_boot, alpha : as in compare_regressors.
+
+    The balanced error is the mean over the K classes present in y of the error rate within each class,
+    BE = (1/K)·Σ_c e_c/n_c (1 − scikit-learn's balanced accuracy). Each resample draws n_c rows with
+    replacement within every class c (the class counts stay those of the rows), the same rows for both
+    models, so BE_b* − BE_a* = (1/n)·Σᵢ wᵢ·(wrong_bᵢ − wrong_aᵢ) over the drawn rows with wᵢ = n/(K·n_c(i)).
+    Interval, p-value and `better` as in compare_regressors; errors_a and errors_b count the wrong rows.
+
+    Returns a Comparison with test="stratified-bootstrap" and error_a, error_b the balanced errors.
+    """
+    alpha = _alpha(alpha)
+    positive(n_boot, "n_boot", integer=True)
+    y, pred_a, pred_b = (as_class_indices(v, name) for v, name in zip(_three(y, pred_a, pred_b),
+                                                                   ("y", "pred_a", "pred_b")))
+    n = len(y)
+    expect(n >= 2, "y", "at least 2 rows (a bootstrap needs a spread)", f"{n} row")
+    wrong_a, wrong_b = pred_a != y, pred_b != y
+    _, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
+    weight = n / (len(counts) * counts[codes])
+    diff = weight * (wrong_b.astype(np.float64) - wrong_a)
+    error_a, error_b = float(np.mean(weight * wrong_a)), float(np.mean(weight * wrong_b))
+    low, high, p, better = _paired_bootstrap(codes, lambda rows: diff[rows].mean(axis=1), error_b - error_a,
+                                             as_rng(seed), int(n_boot), alpha)
+    return Comparison(n=n, errors_a=int(wrong_a.sum()), errors_b=int(wrong_b.sum()),
+                      a_only=int((wrong_a & ~wrong_b).sum()), b_only=int((wrong_b & ~wrong_a).sum()), p_value=p,
+                      difference=error_b - error_a, low=low, high=high, better=better, alpha=alpha,
+                      test="stratified-bootstrap", error_a=error_a, error_b=error_b, n_boot=int(n_boot))
+
+
+def _paired_bootstrap(strata, stat, difference, rng, n_boot, alpha):
+    """(low, high, p, better) of a paired difference: n_boot resamples that draw, within each stratum
+    (strata (n,) codes; all 0: the plain bootstrap), as many rows as it holds with replacement, the same
+    rows for both models; stat(rows (B, n)) gives the difference on each resample's rows. [low, high]:
+    the percentile interval; p: twice the share of resamples on the other side of 0 from `difference`
+    (ties included), at most 1; better: "b" when high < 0, "a" when low > 0, else None."""
+    n = len(strata)
+    groups = [np.flatnonzero(strata == c) for c in np.unique(strata)]
+    boot = np.empty(n_boot)
+    step = max(1, BOOT_CELLS // n)
+    for start in range(0, n_boot, step):
+        b = min(step, n_boot - start)
+        rows = np.concatenate([g[rng.integers(0, len(g), size=(b, len(g)))] for g in groups], axis=1)
+        boot[start:start + b] = stat(rows)
+    low, high = (float(v) for v in np.percentile(boot, [100 * alpha / 2, 100 * (1 - alpha / 2)]))
+    other = (boot >= 0).mean() if difference < 0 else (boot <= 0).mean() if difference > 0 else 0.5
+    return low, high, float(min(1.0, 2 * other)), "b" if high < 0 else "a" if low > 0 else None

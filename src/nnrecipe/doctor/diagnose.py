@@ -170,7 +170,10 @@ def describe_error(errors, n):
 
 def describe_test(test):
     """A run record's test result in words: '7.00% (95% CI 4.22–11.41%, n = 200)' for a classifier,
-    'RMSE 54.1 (95% CI 47.9–60.3, n = 89)' for a regression (its bootstrap interval)."""
+    'RMSE 54.1 (95% CI 47.9–60.3, n = 89)' for a regression (its bootstrap interval); the balanced
+    error after it when the run decided on it."""
     if "rmse" in test:
         return f"RMSE {test['rmse']:.4g} (95% CI {test['low']:.4g}–{test['high']:.4g}, n = {test['n']})"
-    return describe_error(test["errors"], test["n"])
+    said = describe_error(test["errors"], test["n"])
+    b = test.get("balanced") if test.get("metric") == "balanced" else None
+    return said if b is None else f"{said}; balanced error {b['error']:.2%} (95% CI {100 * b['low']:.2f}–{b['high']:.2%})"

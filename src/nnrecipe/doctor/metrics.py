@@ -108,6 +108,28 @@ def rmse(y_true, y_pred):
     return float(math.sqrt(mean_squared_error(y_true, y_pred)))
 
 
+def balanced_error(y_true, y_pred):
+    """The balanced error and its 95% interval, for imbalanced classes.
+
+    y_true, y_pred : (n,) class indices of the same rows.
+
+    BE = (1/K)·Σ_c e_c/n_c over the K classes present in y_true (e_c of the n_c rows of class c wrong),
+    1 − scikit-learn's balanced accuracy. Interval: BE ± 1.96·√((1/K²)·Σ_c p̃_c(1 − p̃_c)/(n_c + 4)) with
+    p̃_c = (e_c + 2)/(n_c + 4) (the plus-four rate, so a class without errors keeps a width), clipped to
+    [0, 1]. Returns {"error", "low", "high", "per_class"} (per_class: each class's error rate).
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    y_true, y_pred = as_class_indices(y_true, "y_true"), as_class_indices(y_pred, "y_pred")
+    classes, codes, counts = np.unique(y_true, return_inverse=True, return_counts=True)
+    wrong = np.bincount(codes, weights=(y_true != y_pred), minlength=len(classes))
+    rates = wrong / counts
+    tilde = (wrong + 2) / (counts + 4)
+    half = Z95 * math.sqrt(np.sum(tilde * (1 - tilde) / (counts + 4))) / len(classes)
+    error = float(rates.mean())
+    return {"error": error, "low": max(0.0, error - half), "high": min(1.0, error + half),
+            "per_class": {int(c): float(r) for c, r in zip(classes, rates)}}
+
+
 def regression_errors(y_true, y_pred, seed=0, n_boot=N_BOOT):
     """RMSE, MAE and R² of predictions, the RMSE with its 95% percentile-bootstrap interval.
 

@@ -55,8 +55,10 @@ class Experiment:
     trained on; best_epoch : the epoch of the lowest dev error in history (a mark, not what was
     kept); diagnosis : against the run's baseline; gradient_epochs / gradient_norms : the gradient
     monitor's series; health : its findings (dicts); model : the model file, relative to the run
-    folder; outcome : what the policy did with it, in words; kept : True for the chosen one.
-    `net` (the trained model) lives in memory only.
+    folder; outcome : what the policy did with it, in words; kept : True for the chosen one; folds :
+    0 when judged on dev, k when cross-validated over train+dev (errors are then the folds' mean train
+    error and the out-of-fold error; model files models/expNN-foldI); spent : epochs over all its models
+    (None: epochs). `net` (the trained model; a FoldModels when cross-validated) lives in memory only.
     """
     id: int
     knob: str
@@ -77,13 +79,16 @@ class Experiment:
     model: str | None = None
     outcome: str | None = None
     kept: bool = False
+    folds: int = 0
+    spent: int | None = None
+    plain_errors: dict | None = None
     net: object = field(default=None, repr=False, compare=False)
 
     @property
     def key(self):
-        """(configuration key, epochs the weights had before): the same configuration trained from other
-        weights is another experiment."""
-        return self.config.key(), self.trained_epochs - self.epochs
+        """(configuration key, epochs the weights had before, folds): the same configuration trained from
+        other weights, or cross-validated instead of judged on dev, is another experiment."""
+        return self.config.key(), self.trained_epochs - self.epochs, self.folds
 
     @property
     def stopped(self):

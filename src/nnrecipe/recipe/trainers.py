@@ -32,7 +32,9 @@ class TrainData:
     """X (n, d) or images (n, H, W[, C]) and y (n,) class indices or values to train on; X_dev (n_dev, d)
     rows and y_dev (n_dev,) to watch; normalizer (transform(X) on rows, fitted on the training rows);
     n_out (1 for two classes or a regression, k for k classes); output: the last layer's activation,
-    "sigmoid", "softmax" or "linear" (a regression: errors are then RMSE in the target's units)."""
+    "sigmoid", "softmax" or "linear" (a regression: errors are then RMSE in the target's units);
+    balanced: the run decides on the balanced error, so a trainer that can should predict the class
+    that minimizes it (NumpyTrainer: a logit adjustment, see there)."""
     X: np.ndarray
     y: np.ndarray
     X_dev: np.ndarray
@@ -40,6 +42,7 @@ class TrainData:
     normalizer: object
     n_out: int
     output: str = ""
+    balanced: bool = False
 
     def __post_init__(self):
         if not self.output:
@@ -56,7 +59,8 @@ class Result:
     per-epoch lists of FIELDS for this call's epochs; epochs : epochs trained; stop_reason : None
     when it ran out of epochs; train_error (on the rows it trained on), dev_error, dev_cost : of the
     weights kept; gradient_epochs : the epoch of each gradient record; gradient_norms : parameter
-    name -> one norm per record; findings : the gradient monitor's findings as dicts."""
+    name -> one norm per record; findings : the gradient monitor's findings as dicts; spent : the
+    epochs of every model trained (cross-validation trains one per fold), None: `epochs`."""
     model: object
     history: dict
     epochs: int
@@ -67,6 +71,7 @@ class Result:
     gradient_epochs: list = field(default_factory=list)
     gradient_norms: dict = field(default_factory=dict)
     findings: list = field(default_factory=list)
+    spent: int | None = None
 
 
 class Trainer:
@@ -92,6 +97,12 @@ class NumpyTrainer(Trainer):
     that one learning rate and one λ grid serve every target's scale, and then folds μ and σ into the
     last layer (W ← σ·W, b ← σ·b + μ): exact for a linear output, and the saved network predicts in
     the target's units. J and the dev cost are those of t; the history's errors are RMSE in y's units.
+
+    With data.balanced, the trained classifier's logits are shifted by −log π_c (π_c the training rows'
+    class shares; one sigmoid unit: −log(π₁/π₀)), folded into the last bias: the network then predicts
+    argmax_c p(c | x)/π_c, the rule that minimizes the balanced error (post-hoc logit adjustment, Menon
+    et al. 2021), where argmax_c p(c | x) minimizes the error rate. Its probabilities are those of
+    balanced classes. A warm start takes the shift off before training on.
     """
     augments = regresses = True
 
@@ -129,6 +140,9 @@ class NumpyTrainer(Trainer):
         y, y_dev = ((data.y - mu) / sigma, (data.y_dev - mu) / sigma) if regression else (data.y, data.y_dev)
         if regression and warm is not None:
             _fold(net, 1 / sigma, -mu / sigma)           # back to the standardized target
+        shift = _prior_shift(data.y, data.n_out) if data.balanced and not regression else None
+        if shift is not None and warm is not None:
+            _fold(net, 1.0, -shift)                      # back to the plain logits
         plateau = plateau_stop()
         monitor = GradientMonitor(data.rows, y, every=max(1, epochs // 30), seed=seed)
         h = fit(net, data.X if config.augment else data.rows, y, dev=(data.X_dev, y_dev),
@@ -138,6 +152,8 @@ class NumpyTrainer(Trainer):
         history = {k: [float(v) for v in getattr(h, k)] for k in FIELDS}
         error = (lambda X, t: float(net.error(X, t))) if not regression else \
             (lambda X, t: float(np.sqrt(net.error(X, t))))
+        if shift is not None:
+            _fold(net, 1.0, shift)                       # predicts the balanced-error rule
         if regression:
             _fold(net, sigma, mu)                        # predicts in the target's units
             for k in ("train_error", "dev_error"):      # MSE of t per epoch → RMSE of y
@@ -161,6 +177,14 @@ class NumpyTrainer(Trainer):
         net = load(path)
         net.classes = net.features = net.preprocessor = None     # in memory: indices of prepared rows
         return net
+
+
+def _prior_shift(y, n_out):
+    """−log π_c of the class shares of y (n,) for n_out softmax units; −log(π₁/π₀) for one sigmoid unit.
+    A class without rows counts as one row."""
+    counts = np.maximum(np.bincount(np.asarray(y, dtype=np.int64), minlength=max(2, n_out)), 1)
+    log_prior = np.log(counts / counts.sum())
+    return -(log_prior[1] - log_prior[0]) if n_out == 1 else -log_prior
 
 
 def _fold(net, scale, shift):
