@@ -152,7 +152,7 @@ def test_all_rows_dropped_and_empty_tables(tmp_path):
     with pytest.raises(NNRecipeError, match="at least one data row"):
         read_data(path, "label")
     path.write_text("")
-    with pytest.raises(NNRecipeError, match="could not be read"):
+    with pytest.raises(NNRecipeError, match="d.csv, which is empty"):
         read_data(path, "label")
     path.write_text("label\n0\n")
     with pytest.raises(NNRecipeError, match="feature column besides 'label'"):

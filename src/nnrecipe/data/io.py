@@ -5,8 +5,12 @@ Formats, chosen by suffix: .csv, .parquet/.pq (pyarrow), .npz (NumPy, no pickles
 and Pillow are imported only when a file of theirs is read or written.
 """
 
+import codecs
+import contextlib
 import numbers
 import os
+import re
+import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -17,6 +21,7 @@ import numpy as np
 from .._checks import as_path, shown, writable_path
 from ..engine.serialize import atomic_write
 from ..errors import NNRecipeError, expect
+from .normalize import MAX_MAGNITUDE
 
 FORMATS = "a .csv, .parquet, .pq, .npz or .mat file, or a folder of images with one subfolder per class"
 WRITABLE = (".csv", ".parquet", ".pq", ".npz", ".mat")
@@ -187,15 +192,41 @@ TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 def read_arrow(path, name="path"):
     """A .csv, .parquet or .pq file as a pyarrow Table with its columns as written (no target, no
     encoding): the raw rows that `TablePreprocessor` and `nnrecipe predict` read. CSV goes through
-    the reader `read_data` uses (types inferred; empty cells and NA-like text are missing). A header
-    that names a column twice, a missing or unreadable file raise NNRecipeError naming `name`."""
+    the reader `read_data` uses (types inferred; empty cells and NA-like text are missing; the
+    delimiter detected). A header that names a column twice, a number beyond ±1e150 (check_range), a
+    missing or unreadable file raise NNRecipeError naming `name`."""
     path = as_path(path, name)
     suffix = path.suffix.lower()
     expect(suffix in TABLE_SUFFIXES, name, "a .csv, .parquet or .pq file", repr(path.name))
     expect(path.is_file(), name, "an existing file", repr(str(path)))
     table = _arrow_csv(path) if suffix == ".csv" else _arrow_parquet(path)
     unique_columns(table.column_names, path.name)
+    check_range(table, path.name, csv=suffix == ".csv")
     return table
+
+
+def check_range(table, where, csv=False):
+    """NNRecipeError naming the first floating-point column of a pyarrow table, and its row, that holds
+    a finite number beyond ±MAX_MAGNITUDE (1e150): standardizing it would overflow (its square is
+    inf), so it is refused where it is read, in the user's own words, rather than as an inf later.
+    Integers and decimals never reach that size; missing values and ±inf (read as missing) pass."""
+    import pyarrow as pa
+    for name, column in zip(table.column_names, table.columns):
+        if pa.types.is_floating(column.type):
+            values_in_range(column.to_numpy(zero_copy_only=False), f"column {name!r} of {where}",
+                      lambda r: f"row {r} (line {r + 2})" if csv else f"row {r}")
+
+
+def values_in_range(values, what, at):
+    """NNRecipeError '`what` must hold numbers within ±1e150; got v at `at(r)`' for the first finite
+    value of the float array `values` beyond MAX_MAGNITUDE."""
+    with np.errstate(invalid="ignore"):
+        big = (np.abs(values) > MAX_MAGNITUDE) & np.isfinite(values)
+    if big.any():
+        r = int(np.argmax(big.reshape(len(values), -1).any(axis=1)))
+        value = np.asarray(values[r]).flat[int(np.argmax(big[r]))]
+        raise NNRecipeError(f"{what} must hold numbers within ±{MAX_MAGNITUDE:g} (larger ones overflow when "
+                            f"standardized; rescale the column, e.g. take a logarithm); got {value:g} at {at(r)}")
 
 
 def unique_columns(names, where):
@@ -205,19 +236,104 @@ def unique_columns(names, where):
     expect(twice is None, f"the column names of {where}", "unique", f"{twice!r} more than once")
 
 
+SNIFF_BYTES = 64 << 10          # the start of a CSV file looked at for its kind, delimiter and decimal mark
+MAX_HEADER_BYTES = 64 << 20     # a header line longer than this is refused
+DELIMITERS = (",", ";", "\t", "|")
+MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+         (b"\x1f\x8b", "a gzip stream (decompress it first)"), (b"BZh", "a bzip2 stream (decompress it first)"),
+         (b"\xfd7zXZ\x00", "an xz stream (decompress it first)"), (b"(\xb5/\xfd", "a zstd stream (decompress it first)"),
+         (b"PK\x03\x04", "a zip archive (an Excel .xlsx workbook? save it as CSV)"), (b"PK\x05\x06", "a zip archive"),
+         (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"), (b"%PDF", "a PDF document"),
+         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Office document (an Excel .xls workbook? save it as CSV)"),
+         (b"PAR1", "a Parquet file (name it .parquet)"), (b"\x93NUMPY", "a NumPy .npy array"),
+         (b"MATLAB", "a MATLAB .mat file (name it .mat)"), (b"\x89HDF", "an HDF5 file"),
+         (b"SQLite format 3\x00", "an SQLite database"), (b"\x7fELF", "a program (ELF executable)"),
+         (b"\xff\xfe", "UTF-16 text (save it as UTF-8)"), (b"\xfe\xff", "UTF-16 text (save it as UTF-8)"))
+_QUOTED = re.compile(r'"[^"]*"')
+
+
+def _csv_head(path):
+    """(head bytes, header line): the first SNIFF_BYTES of a CSV file, extended to the end of its
+    first line. NNRecipeError when the file is empty, looks like something else (a PNG, a gzip
+    stream, a workbook: its magic number), holds binary data or is not UTF-8 text."""
+    with open(path, "rb") as f:
+        head = f.read(SNIFF_BYTES)
+        while b"\n" not in head and len(head) < MAX_HEADER_BYTES:
+            more = f.read(len(head))
+            if not more:
+                break
+            head += more
+        whole = not f.read(1)
+    expect(head.strip(), "path", "a CSV file with a header row", f"{path.name}, which is empty")
+    kind = next((what for magic, what in MAGIC if head.startswith(magic)), None)
+    if kind is None and b"\x00" in head:
+        kind = "binary data (it holds NUL bytes)"
+    if kind is None and sum(head.count(bytes([c])) for c in [*range(1, 9), *range(14, 27), *range(28, 32)]) > 8:
+        kind = "binary data (it holds control bytes)"
+    expect(kind is None, "path", "a CSV text file", f"{path.name}, which looks like {kind}")
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=whole)
+    except UnicodeDecodeError as exc:
+        raise NNRecipeError(f"path must be a CSV file in UTF-8; {path.name} holds the byte 0x{head[exc.start]:02x} at "
+                            f"offset {exc.start}, which is not UTF-8 (Latin-1 or Windows-1252 text? save it as "
+                            f"UTF-8)") from None
+    end = head.find(b"\n")
+    if end < 0 and not whole:
+        raise NNRecipeError(f"path must be a CSV file whose header line is at most {MAX_HEADER_BYTES >> 20} MiB; "
+                            f"{path.name} has no line end in its first {len(head) >> 20} MiB")
+    header = head[:len(head) if end < 0 else end]
+    return head, header
+
+
+def _sniff(head):
+    """(delimiter, decimal point) of a CSV file from its first lines (quoted text ignored): the
+    delimiter among , ; tab | that every complete line holds equally often (the header most often,
+    on a tie the earlier one); a comma when none does. With another delimiter than the comma, a
+    decimal comma (1,5) when the numbers show commas between digits and no decimal point."""
+    lines = head.decode("utf-8", "replace").splitlines()
+    lines = [_QUOTED.sub("", line) for line in (lines[:-1] if len(lines) > 1 else lines)[:20] if line.strip()]
+    counts = {d: [line.count(d) for line in lines] for d in DELIMITERS}
+    steady = [d for d in DELIMITERS if counts[d] and counts[d][0] > 0 and len(set(counts[d])) == 1]
+    ranked = steady or [d for d in DELIMITERS if counts[d] and counts[d][0] > 0]
+    delimiter = max(ranked, key=lambda d: counts[d][0], default=",")
+    body = "\n".join(lines[1:])
+    comma = delimiter != "," and re.search(r"\d,\d", body) and not re.search(r"\d\.\d", body)
+    return delimiter, "," if comma else "."
+
+
+@contextlib.contextmanager
+def _unraisable_caught(caught):
+    """Collect, instead of printing, the exceptions pyarrow cannot raise from its callbacks (it prints
+    'Exception ignored in ...' with the row's raw bytes when a bad row is not UTF-8)."""
+    hook, sys.unraisablehook = sys.unraisablehook, lambda unraisable: caught.append(unraisable.exc_value)
+    try:
+        yield
+    finally:
+        sys.unraisablehook = hook
+
+
 def _arrow_csv(path):
+    """A CSV file as a pyarrow Table. The first bytes are looked at first (_csv_head): a file that is
+    not UTF-8 text is refused by what it looks like; the delimiter (, ; tab |) and a decimal comma
+    are detected (_sniff), and the reader's block is made to hold the whole header line."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
-    ragged = []
+    head, header = _csv_head(path)
+    delimiter, decimal = _sniff(head)
+    block = min(max(1 << 20, 4 * len(header)), (1 << 31) - 1)
+    ragged, caught = [], []
 
     def on_invalid_row(row):
         ragged.append(row)
         return "error"
 
     def read(threads):
-        return pacsv.read_csv(path, read_options=pacsv.ReadOptions(use_threads=threads),
-                              parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid_row),
-                              convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+        with _unraisable_caught(caught):
+            return pacsv.read_csv(path, read_options=pacsv.ReadOptions(use_threads=threads, block_size=block),
+                                  parse_options=pacsv.ParseOptions(delimiter=delimiter,
+                                                                   invalid_row_handler=on_invalid_row),
+                                  convert_options=pacsv.ConvertOptions(strings_can_be_null=True,
+                                                                       decimal_point=decimal))
     try:
         return read(True)
     except (pa.ArrowException, OSError) as exc:
@@ -231,8 +347,17 @@ def _arrow_csv(path):
             bad = ragged[0]
             raise NNRecipeError(f"{path.name}: every row must have {bad.expected_columns} fields; line "
                                 f"{bad.number} does not (it has {bad.actual_columns})") from None
+        if any(isinstance(e, UnicodeDecodeError) for e in caught):
+            raise NNRecipeError(f"path must be a CSV file in UTF-8; {path.name} has a row that is not UTF-8 "
+                                f"text (save it as UTF-8)") from None
         raise NNRecipeError(f"path must be a CSV file with a header row; {path.name} could not be read "
-                            f"({exc})") from None
+                            f"({_brief(exc)})") from None
+
+
+def _brief(exc, limit=300):
+    """An exception's message for ours: printable characters only, cut short (pyarrow quotes raw rows)."""
+    text = "".join(c if c.isprintable() else "?" for c in str(exc))
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _arrow_parquet(path):
@@ -248,6 +373,14 @@ def _is_number_type(t):
     import pyarrow as pa
     return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
             or pa.types.is_decimal(t) or pa.types.is_null(t))
+
+
+def _not_bytes(column, name, where):
+    """NNRecipeError for a column of raw bytes: what pyarrow makes of CSV cells that are not UTF-8."""
+    import pyarrow as pa
+    if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+        raise NNRecipeError(f"column {name!r} of {where} must hold numbers or UTF-8 text; got bytes that are not "
+                            f"UTF-8 (save the file as UTF-8)")
 
 
 def _as_text(column, name):
@@ -270,13 +403,18 @@ def _from_arrow(table, target, categorical, drop_nan, task, target_arg, where, c
     expect(table.num_rows > 0, "path", "a table with at least one data row", f"none in {where}")
     expect(len(names) > 1, "path", f"a table with a feature column besides {target!r}", f"only that one in {where}")
 
+    def row(r):
+        return f"row {r} (line {r + 2} of {where})" if csv else f"row {r} of {where}"
+
     # First pass: numbers as float64 (NaN where empty), text columns kept for encoding after rows drop.
     columns, bad = {}, []
     features = [n for n in names if n != target]
     for name in features:
         column = table.column(name)
+        _not_bytes(column, name, where)
         if _is_number_type(column.type):
             values = column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+            values_in_range(values, f"feature column {name!r}", row)
             columns[name], missing = values, ~np.isfinite(values)
         elif categorical == "onehot":
             columns[name] = _as_text(column, name)
@@ -288,13 +426,13 @@ def _from_arrow(table, target, categorical, drop_nan, task, target_arg, where, c
                                 f"one-hot encode it")
         bad.append(missing)
     y_column = table.column(target)
+    _not_bytes(y_column, target, where)
     if _is_number_type(y_column.type):
         y = y_column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+        values_in_range(y, f"target {target!r}", row)
     else:
         y = _as_text(y_column, target).to_numpy(zero_copy_only=False)
 
-    def row(r):
-        return f"row {r} (line {r + 2} of {where})" if csv else f"row {r} of {where}"
     def value(r, c):
         values = columns[features[c]]
         return values[r] if isinstance(values, np.ndarray) else "an empty cell"
@@ -368,6 +506,10 @@ def _from_arrays(X, y, target, drop_nan, task, where):
     expect(len(X) > 0, "path", "data with at least one row", f"none in {where}")
     features = _index_names("x", X.shape[1:])
     flat = X.reshape(len(X), -1)
+    if X.dtype.kind == "f":
+        values_in_range(flat, f"X in {where}", lambda r: f"row {r}")
+    if y.dtype.kind == "f":
+        values_in_range(y, f"{target} in {where}", lambda r: f"row {r}")
     bad = ~np.isfinite(flat) if X.dtype.kind == "f" else np.zeros(flat.shape, bool)
     keep = _complete_rows(bad, features, y, target, drop_nan, where, lambda r: f"row {r} of {where}",
                           lambda r, c: flat[r, c])

@@ -7,6 +7,31 @@ import numpy as np
 from .._checks import as_rows
 from ..errors import LeakageWarning, NNRecipeError
 
+MAX_MAGNITUDE = 1e150   # larger finite inputs are refused: their squares (variances, distances) overflow float64
+
+
+def within_range(X, name="X"):
+    """X (n, d), a finite float matrix, unchanged; NNRecipeError naming the first value beyond
+    ±MAX_MAGNITUDE: the mean, variance and distances of such values overflow to inf, and training on
+    them ends in NaN. Two reductions over X, no temporary of its size."""
+    if X.size == 0:
+        return X
+    big = np.maximum(X.max(axis=0), -X.min(axis=0)) > MAX_MAGNITUDE
+    if big.any():
+        j = int(np.argmax(big))
+        r = int(np.argmax(np.abs(X[:, j]) > MAX_MAGNITUDE))
+        raise NNRecipeError(f"{name} must hold numbers within ±{MAX_MAGNITUDE:g} (larger ones overflow when "
+                            f"standardized; rescale them, e.g. take a logarithm); got {X[r, j]:g} at row {r}, "
+                            f"column {j}")
+    return X
+
+
+def _rows(X):
+    """as_rows(X) checked for size (within_range); the overflow of as_rows' quick finiteness sum on
+    huge values is expected, and not worth a warning."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return within_range(as_rows(X, "X"))
+
 
 def merge_moments(a, b):
     """Chan, Golub & LeVeque's merge of two (count, mean, sum of squared deviations M2) summaries:
@@ -39,7 +64,7 @@ class Standardizer:
         return self._update(X, held_out, stacklevel=4)
 
     def _update(self, X, held_out, stacklevel):
-        X = as_rows(X, "X")
+        X = _rows(X)
         n_b = len(X)
         mean_b = X.mean(axis=0, dtype=np.float64)
         m2_b = np.square(X - mean_b, dtype=np.float64).sum(axis=0)
@@ -76,7 +101,7 @@ class Standardizer:
     def _require_fitted(self, X):
         if not hasattr(self, "mean_"):
             raise NNRecipeError("the Standardizer is not fitted: call fit(X_train) first")
-        X = as_rows(X, "X")
+        X = _rows(X)
         if X.shape[1] != self.mean_.size:
             raise NNRecipeError(f"X must have {self.mean_.size} columns (as in fit); got {X.shape[1]}")
         return X

@@ -51,7 +51,7 @@ import numpy as np
 
 from .._checks import plain
 from ..errors import NNRecipeError, expect
-from .io import read_arrow, unique_columns
+from .io import values_in_range, check_range, read_arrow, unique_columns
 
 KINDS = ("numeric", "boolean", "categorical", "datetime", "identifier", "constant", "empty", "unsupported")
 USED_KINDS = ("numeric", "boolean", "categorical", "datetime")
@@ -71,7 +71,8 @@ def as_arrow(data, name="X"):
     pyarrow.Table.from_pandas; pandas itself is never imported here), an object with
     `__arrow_c_stream__` (polars, DuckDB), a dict of columns (name -> list or 1-D array of equal
     lengths), or a path to a .csv, .parquet or .pq file (read as `read_data` reads it). Anything
-    else, and a header that names a column twice, raise NNRecipeError naming `name`.
+    else, a header that names a column twice and a number beyond ±1e150 (io.check_range) raise
+    NNRecipeError naming `name`.
     """
     import pyarrow as pa
     if isinstance(data, (str, os.PathLike)):
@@ -100,6 +101,7 @@ def as_arrow(data, name="X"):
         raise NNRecipeError(f"{name} must be a table pyarrow can read (columns of equal length, one type "
                             f"each); got {type(data).__name__} ({exc})") from None
     unique_columns(table.column_names, name)
+    check_range(table, name)
     return table
 
 
@@ -384,6 +386,7 @@ def _numbers(column, name, boolean=False):
                             f"training rows; got {t}")
     values = np.array(column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False), np.float64)
     values[~np.isfinite(values)] = np.nan
+    values_in_range(values, f"column {name!r}", lambda r: f"row {r}")        # numbers written as text, too
     return values
 
 
