@@ -12,14 +12,13 @@ import os
 import re
 import sys
 import warnings
-import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from .._checks import as_path, shown, writable_path
-from ..engine.serialize import atomic_write
+from ..engine.serialize import atomic_write, read_npz, regular_file
 from ..errors import NNRecipeError, expect
 from .normalize import MAX_MAGNITUDE
 
@@ -95,6 +94,7 @@ def _read(path, target, categorical, drop_nan, image_size, task, target_arg):
         return _read_images(path, _image_size(image_size))
     expect(image_size is None, "image_size", "None for a file (it resizes the images of a folder)",
            repr(image_size))
+    regular_file(path)
     expect(target is None or isinstance(target, str), target_arg, "a column or array name", repr(target))
     suffix = path.suffix.lower()
     if suffix in (".csv", ".parquet", ".pq"):
@@ -198,7 +198,8 @@ def read_arrow(path, name="path"):
     path = as_path(path, name)
     suffix = path.suffix.lower()
     expect(suffix in TABLE_SUFFIXES, name, "a .csv, .parquet or .pq file", repr(path.name))
-    expect(path.is_file(), name, "an existing file", repr(str(path)))
+    expect(path.exists(), name, "an existing file", repr(str(path)))
+    regular_file(path, name)
     table = _arrow_csv(path) if suffix == ".csv" else _arrow_parquet(path)
     unique_columns(table.column_names, path.name)
     check_range(table, path.name, csv=suffix == ".csv")
@@ -459,21 +460,16 @@ def _from_arrow(table, target, categorical, drop_nan, task, target_arg, where, c
 # ---------------------------------------------------------------- NumPy .npz and MATLAB .mat
 
 def _arrays_npz(path, target, target_arg):
-    errors = (OSError, ValueError, EOFError, zipfile.BadZipFile)
-    with open(path, "rb") as f:  # our handle, closed even when np.load fails half-way
-        try:
-            archive = np.load(f, allow_pickle=False)
-        except errors as exc:
-            raise NNRecipeError(f"path must be a NumPy .npz archive without pickled objects; {path.name} could "
-                                f"not be read ({exc})") from None
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise NNRecipeError(f"path must be an .npz archive of named arrays; {path.name} holds a single array")
-        with archive:
-            _need_keys(archive.files, target, target_arg, path.name)
-            try:
-                return archive["X"], archive[target]
-            except errors as exc:
-                raise NNRecipeError(f"the arrays of {path.name} must be readable without pickle; got {exc}") from None
+    """(X, target array) of an .npz archive, read by serialize.read_npz: every .npy header's claims are
+    checked against the member's real size before anything is allocated, and nothing is unpickled."""
+    with open(path, "rb") as f:
+        single = f.read(6) == b"\x93NUMPY"
+    if single:
+        raise NNRecipeError(f"path must be an .npz archive of named arrays; {path.name} holds a single array")
+    where = f"path must be a NumPy .npz archive read without pickle; {path.name} could not be read"
+    arrays, names = read_npz(path, "path", where, only={"X", target})
+    _need_keys(names, target, target_arg, path.name)
+    return arrays["X"], arrays[target]
 
 
 def _arrays_mat(path, target, target_arg):

@@ -71,34 +71,46 @@ def write_archive(path, arrays, meta):
 def read_archive(path, name="path"):
     """(arrays, meta) from an archive written by write_archive; NNRecipeError (naming `name`) for anything else.
 
-    Every claim a file makes is checked before memory is spent on it: the path must be a regular
-    file (not /dev/zero, a pipe or a folder), each member a .npy array of plain numbers or text whose
-    header's shape times item size is exactly the member's size, all of them within MAX_BYTES, and
-    the JSON metadata within MAX_META_BYTES and MAX_DEPTH levels of nesting."""
+    Every claim a file makes is checked before memory is spent on it (read_npz), and the JSON
+    metadata must be within MAX_META_BYTES and MAX_DEPTH levels of nesting."""
     path = as_path(path, name)
+    where = f"{path} is not a readable nnrecipe file"
+    arrays, names = read_npz(path, name, where, limits={_META: MAX_META_BYTES})
+    if _META not in arrays:
+        raise NNRecipeError(f"{where} (it has no {_META} member)")
+    return arrays, _parse_meta(arrays.pop(_META), where)
+
+
+def read_npz(path, name="path", where=None, only=None, limits=None):
+    """({name: array}, every member's name) of a NumPy .npz archive, names without ".npy"; `only`:
+    the names to read (None: all); limits: {name: most bytes} tighter than MAX_BYTES.
+
+    Nothing is trusted before it is checked: the path must be a regular file (not /dev/zero, a pipe
+    or a folder); each member a .npy array of numbers or text (never objects: no pickle) whose
+    header's shape times item size is exactly the member's size; all of them within MAX_BYTES. A
+    failure raises NNRecipeError "`where` (what is wrong)"."""
+    where = where or f"{path} is not a readable .npz archive"
     try:
         with _open_regular(path, name) as f, zipfile.ZipFile(f) as zf:
-            infos = _members(zf, path)
-            meta_info = next((info for info in infos if info.filename == _META + ".npy"), None)
-            if meta_info is None:
-                raise NNRecipeError(f"{path} is not a readable nnrecipe file (it has no {_META} member)")
-            meta = _parse_meta(_read_npy(zf, meta_info, path, MAX_META_BYTES), path)
-            arrays = {info.filename[:-4]: _read_npy(zf, info, path) for info in infos if info is not meta_info}
+            infos = _members(zf, where)
+            names = [info.filename[:-4] for info in infos]
+            arrays = {key: _read_npy(zf, info, where, (limits or {}).get(key))
+                      for key, info in zip(names, infos) if only is None or key in only}
     except NNRecipeError:
         raise
     except (OSError, ValueError, KeyError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile,
             zlib.error, lzma.LZMAError, struct.error) as exc:
-        raise NNRecipeError(f"{path} is not a readable nnrecipe file ({type(exc).__name__}: {exc})") from None
-    return arrays, meta
+        raise NNRecipeError(f"{where} ({type(exc).__name__}: {exc})") from None
+    return arrays, names
 
 
 _KINDS = {stat.S_IFDIR: "a folder", stat.S_IFCHR: "a character device",
           stat.S_IFBLK: "a block device", stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket"}
 
 
-def _open_regular(path, name):
-    """path opened for reading, once os.stat shows a regular file: a device, pipe or folder is refused
-    before it is opened (reading /dev/zero never ends; opening a pipe waits for a writer)."""
+def regular_file(path, name="path"):
+    """NNRecipeError naming `name` unless path (os.stat: links followed) is an existing regular file:
+    reading a device such as /dev/zero never ends, opening a named pipe waits for a writer."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
@@ -107,6 +119,11 @@ def _open_regular(path, name):
         link = f" (a link to {os.path.realpath(path)})" if os.path.islink(path) else ""
         raise NNRecipeError(f"{name} must be a regular file; {str(path)!r}{link} is "
                             f"{_KINDS.get(stat.S_IFMT(mode), 'not one')}")
+
+
+def _open_regular(path, name):
+    """path opened for reading once regular_file allows it, and checked again on the open file."""
+    regular_file(path, name)
     f = open(path, "rb")
     if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):        # replaced between stat and open
         f.close()
@@ -114,30 +131,30 @@ def _open_regular(path, name):
     return f
 
 
-def _members(zf, path):
+def _members(zf, where):
     """The archive's entries, each a distinct .npy member, their sizes together within MAX_BYTES."""
     infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
-        raise NNRecipeError(f"{path} is not a readable nnrecipe file (it has {len(infos)} members; at most "
-                            f"{MAX_MEMBERS} expected)")
-    if sum(info.file_size for info in infos) > MAX_BYTES:
-        raise NNRecipeError(f"{path} claims more than {MAX_BYTES >> 30} GiB of data; refusing to load it")
+        raise NNRecipeError(f"{where} (it has {len(infos)} members; at most {MAX_MEMBERS} expected)")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_BYTES:
+        raise NNRecipeError(f"{where} (it claims {total:,} bytes, more than {MAX_BYTES >> 30} GiB of data; "
+                            f"refusing to load it)")
     seen = set()
     for info in infos:
         if not info.filename.endswith(".npy") or info.is_dir():
-            raise NNRecipeError(f"{path} is not a readable nnrecipe file (member {info.filename!r} is not a "
-                                f".npy array)")
+            raise NNRecipeError(f"{where} (member {info.filename!r} is not a .npy array)")
         if info.filename in seen:
-            raise NNRecipeError(f"{path} is not a readable nnrecipe file (member {info.filename!r} occurs twice)")
+            raise NNRecipeError(f"{where} (member {info.filename!r} occurs twice)")
         seen.add(info.filename)
     return infos
 
 
-def _read_npy(zf, info, path, limit=None):
+def _read_npy(zf, info, where, limit=None):
     """The array in one .npy member. Its header is read first and must describe exactly the bytes the
     member holds (at most `limit`), in a dtype of plain numbers or text: no object (pickled) or
     structured arrays. The data is then read in chunks, so memory follows the bytes really there."""
-    where = f"{path} is not a readable nnrecipe file (member {info.filename!r}"
+    where = f"{where} (member {info.filename!r}"
     limit = MAX_BYTES if limit is None else limit
     with zf.open(info) as f:
         version = npformat.read_magic(f)
@@ -146,8 +163,8 @@ def _read_npy(zf, info, path, limit=None):
         read_header = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
         shape, fortran, dtype = read_header(f, max_header_size=MAX_HEADER)
         if dtype.hasobject or dtype.kind not in "biufcUS" or dtype.itemsize == 0:
-            raise NNRecipeError(f"{where} holds dtype {dtype.str!r}; only numbers or text are loaded, never "
-                                "objects)")
+            raise NNRecipeError(f"{where} holds dtype {dtype.str!r}: arrays are read without pickle, so only "
+                                "numbers or text)")
         if any(n < 0 for n in shape):
             raise NNRecipeError(f"{where} claims the negative shape {shape})")
         claimed, held = math.prod(shape) * dtype.itemsize, info.file_size - f.tell()
@@ -165,22 +182,23 @@ def _read_npy(zf, info, path, limit=None):
     return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
 
 
-def _parse_meta(blob, path):
+def _parse_meta(blob, where):
     """The metadata member (UTF-8 JSON bytes) as a dict; its nesting is measured before json parses it."""
     if blob.dtype != np.uint8 or blob.ndim != 1:
-        raise NNRecipeError(f"{path} is not a readable nnrecipe file (metadata must be bytes; got "
-                            f"{blob.dtype.str} of shape {blob.shape})")
-    text = blob.tobytes().decode("utf-8")
-    depth = _json_depth(text)
-    if depth > MAX_DEPTH:
-        raise NNRecipeError(f"{path} is not a readable nnrecipe file (metadata nests {depth} levels deep; at "
-                            f"most {MAX_DEPTH} expected)")
+        raise NNRecipeError(f"{where} (metadata must be bytes; got {blob.dtype.str} of shape {blob.shape})")
     try:
+        text = blob.tobytes().decode("utf-8")
+        depth = _json_depth(text)
+        if depth > MAX_DEPTH:
+            raise NNRecipeError(f"{where} (metadata nests {depth} levels deep; at most {MAX_DEPTH} expected)")
         meta = json.loads(text)
-    except RecursionError:
-        raise NNRecipeError(f"{path} is not a readable nnrecipe file (metadata nests too deeply)") from None
+    except (UnicodeDecodeError, RecursionError, ValueError) as exc:
+        if isinstance(exc, NNRecipeError):
+            raise
+        raise NNRecipeError(f"{where} (metadata is not JSON text: {type(exc).__name__}: {_brief(str(exc), 200)})") \
+            from None
     if not isinstance(meta, dict):
-        raise NNRecipeError(f"{path} is not a readable nnrecipe file (metadata is not an object)")
+        raise NNRecipeError(f"{where} (metadata is not an object)")
     return meta
 
 
