@@ -23,9 +23,10 @@ from .experiment import Config, Experiment
 from .folds import K, FoldModels, cross_validate, dev_half_width, make_folds, subsample
 from .inputs import is_table, read_inputs
 from .knobs import Candidate, Context, Skip, check_knobs, default_knobs
-from .store import RUN_FORMAT, RUN_VERSION, RunStore, fingerprint
+from .store import RUN_FORMAT, RUN_VERSION, RunStore, fingerprint, releases_store
 from .trainers import NumpyTrainer, TrainData
 
+METRICS = ("auto", "error", "balanced")
 RARE_SHARE = 0.10                     # metric="auto": the balanced error when the rarest class is rarer
 REGRESSION_TOLERANCE = 0.02           # of the training target's standard deviation
 MAX_POINTS = 2000                      # test predictions kept in run.json for the report's plots
@@ -87,8 +88,9 @@ class Recipe:
     task : "auto" (fractional targets, or whole numbers with many distinct values, are regressed;
         see recipe/target.py), "classify" or "regress". A regression trains a linear output on
         ½·squared error and diagnoses the RMSE in the target's units.
-    budget : total training epochs over all experiments (default None: no limit). A budget below the
-        first experiment's epochs (600 up to 1000 training rows, else 60) cuts that experiment to it.
+    budget : total training epochs over all experiments, every fold's when cross-validating (default None:
+        no limit). A budget below the first experiment's epochs (150 up to 1000 training rows, else 60;
+        times the folds) cuts that experiment to it.
     knobs : the knobs to turn, in order (default `default_knobs()`: wider, deeper, longer, learning
         rate; L2 grid, dropout, augmentation, learning curve); a user's own Knob objects too.
     model : None, or a builder `model(hidden, keep_prob, seed) -> nr.Network` for the NumPy engine.
@@ -115,6 +117,7 @@ class Recipe:
         self.out, self.resume, self.force, self.verbose, self.log = out, resume, force, verbose, log
 
     # ---- the run ----------------------------------------------------------------------------
+    @releases_store                  # the run folder's lock is given back however fit ends
     def fit(self, X, y, test=None, name="data", features=None, classes=None, drop_missing=False):
         """Run the recipe on (X, y).
 
@@ -183,8 +186,11 @@ class Recipe:
         budget is spent, or when no knob of the kind needed is left. Returns the incumbent."""
         cfg = first_config(self._context.n_features, self._context.n_train)
         why = "a He-initialized ReLU network sized from the data"
-        if self.budget is not None and self.budget < cfg.epochs:     # a run always trains something
-            cfg, why = replace(cfg, epochs=self.budget), why + f", cut to the budget of {self.budget} epochs"
+        models = max(1, len(self._folds or ()))                       # one per fold when cross-validating
+        if self.budget is not None and self.budget < cfg.epochs * models:     # a run always trains something
+            cfg, why = (replace(cfg, epochs=max(1, self.budget // models)),
+                        why + f", cut to the budget of {self.budget} epochs" + (f" over {models} folds" if models > 1
+                                                                                else ""))
         best = self._experiment(cfg, "start", why)
         best.outcome = "the first incumbent"
         bias = [k for k in knobs if k.kind == "bias"]
@@ -517,6 +523,8 @@ class Recipe:
         net = self._store.load_model(self._trainer, model) if recorded and self._recorded_test(best) else None
         if net is not None:
             self.record_["final"]["refit"] = recorded
+            self._decide(f"refit of experiment {best.id}'s configuration on all {len(y)} rows of train+dev: read back "
+                         "from the finished run")
             return net
         rows = _rows(X)
         data = replace(self._data, X=X, y=y, X_dev=rows, y_dev=y, normalizer=Standardizer().fit(rows))
@@ -664,6 +672,8 @@ class Recipe:
         cv = self.cv
         expect((isinstance(cv, str) and cv == "auto") or (isinstance(cv, numbers.Integral) and not isinstance(
             cv, bool) and (cv == 0 or cv >= 2)), "cv", '"auto", 0 (decide on dev) or a number of folds ≥ 2', repr(cv))
+        expect(isinstance(self.metric, str) and self.metric in METRICS, "metric", " or ".join(map(repr, METRICS)),
+               repr(self.metric))
         self._knobs = check_knobs(default_knobs() if self.knobs is None else self.knobs)
         if self.trainer is not None and self.model is not None:
             raise NNRecipeError("give model (a NumPy network builder) or trainer, not both")
