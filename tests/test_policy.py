@@ -32,6 +32,8 @@ from nnrecipe.recipe import (
     SmallerLearningRate,
     Wider,
 )
+from nnrecipe.recipe.folds import FoldModels
+from nnrecipe.recipe.loop import first_config
 
 _rng = np.random.default_rng(0)
 X_TAB = _rng.normal(size=(200, 2))
@@ -41,7 +43,8 @@ X_BIG = _rng.normal(size=(1000, 2))                   # 1000 rows: a dev set of 
 Y_BIG = (X_BIG[:, 0] > 0).astype(int)
 Y_REG = 3 * X_TAB[:, 0] + 0.1 * _rng.normal(size=200)
 H, H_IMG = (16, 8), (64, 32)          # the first configuration's hidden layers (2 features; 8x8 images)
-LR = 0.01                             # and its learning rate (600 full-batch epochs: 120 training rows)
+FIRST = first_config(2, 120)          # the first configuration: 2 features, 120 training rows (up to 1000: all
+EPOCHS, LR = FIRST.epochs, FIRST.lr   # the tests' data sets, X_BIG's 600 included), its epochs and learning rate
 N_DEV = 40                            # 200 rows split 60/20/20; checked against r.split_ in the good-fit tests
 SHIFT = 1.0                           # a regression's scripted miss on a "wrong" dev row, in the target's units
 GIVEN = "given"                       # fit(baseline_error=GIVEN): Recipe's default, not passed
@@ -87,7 +90,7 @@ def key(cfg):
     return (tuple(cfg.hidden), cfg.l2, cfg.keep_prob, cfg.epochs, cfg.lr, cfg.train_share, cfg.augment)
 
 
-def at(hidden=H, l2=0.0, keep=1.0, epochs=600, lr=LR, share=1.0, augment=False):
+def at(hidden=H, l2=0.0, keep=1.0, epochs=EPOCHS, lr=LR, share=1.0, augment=False):
     """The script's key of a configuration (the first one's values unless given)."""
     return (tuple(hidden), l2, keep, epochs, lr, share, augment)
 
@@ -129,20 +132,25 @@ class Call:
     warm: object
     n_train: int
     shape: tuple
+    X: np.ndarray = None                  # the rows trained on and the dev rows watched, as given
+    X_dev: np.ndarray = None
 
 
 class ScriptedTrainer:
     """The Trainer protocol (augments, regresses, run) answering from a script: table[key(config)], else
-    default."""
+    default. stagger: call i (from 0) trains stagger·i epochs fewer than the script says (a plateau stop),
+    so that the folds of a cross-validated experiment train different epochs."""
 
-    def __init__(self, default, table=None, augments=False, regresses=False):
+    def __init__(self, default, table=None, augments=False, regresses=False, stagger=0):
         self.default, self.table, self.augments, self.calls = default, dict(table or {}), augments, []
-        self.regresses = regresses
+        self.regresses, self.stagger = regresses, stagger
 
     def run(self, config, data, epochs, seed, warm=None, verbose=0):
         o = self.table.get(key(config), self.default)
-        self.calls.append(Call(config, epochs, warm, len(data.y), data.X.shape))
-        n = epochs if o.epochs is None else o.epochs
+        assert o.epochs is None or o.epochs <= epochs, (o.epochs, epochs)     # a plateau stops early, never late
+        n = (epochs if o.epochs is None else o.epochs) - self.stagger * len(self.calls)
+        assert n >= 1, n
+        self.calls.append(Call(config, epochs, warm, len(data.y), data.X.shape, data.X, data.X_dev))
         cost = [1.0 - 1e-4 * i + (0.05 * (i % 2) if o.jagged else 0.0) for i in range(n)]
         n_dev = len(data.y_dev)
         assert all(0 <= i < n_dev for i in o.wrong), o.wrong
@@ -165,16 +173,22 @@ class SavingTrainer(ScriptedTrainer):
 
 
 def fit(trainer, X=X_TAB, y=Y, baseline_error=0.0, **options):
-    """Recipe(baseline_error=0.0 unless given; GIVEN: Recipe's default).fit with the checks every run
-    must pass."""
+    """Recipe(baseline_error=0.0 unless given; GIVEN: Recipe's default; cv=0, decisions on dev, unless
+    given).fit with the checks every run must pass."""
     if baseline_error is not GIVEN:
         options["baseline_error"] = baseline_error
+    cv = options.setdefault("cv", 0)
     r = nr.Recipe(trainer=trainer, verbose=0, seed=0, **options).fit(X, y)
     for e in r.experiments_:
         assert e.outcome is not None and e.outcome.startswith(OUTCOMES), (e.id, e.outcome)
     assert next(e.outcome for e in r.experiments_) == "the first incumbent"
     assert [e.kept for e in r.experiments_].count(True) == 1 and r.best_experiment_.kept
-    assert r.best_ is r.best_experiment_.net
+    folds = r.record_["cv"]
+    if folds:                     # cross-validated: the choice refitted on train+dev, not the fold models
+        assert cv != 0 and isinstance(r.best_experiment_.net, FoldModels) and r.best_ is not r.best_experiment_.net
+        assert r.record_["final"]["refit"]["rows"] == folds["rows"] == len(r.split_.train) + len(r.split_.dev)
+    else:
+        assert r.best_ is r.best_experiment_.net
     assert r.record_["final"]["experiment"] == r.best_experiment_.id
     regression = r.target_.regression
     if not regression:
@@ -182,11 +196,17 @@ def fit(trainer, X=X_TAB, y=Y, baseline_error=0.0, **options):
     if not options.get("resume") and not regression:     # the test set opened once, on rows
         assert r.best_.seen == (len(r.split_.test), int(np.prod(X.shape[1:])))
     assert r.decisions_[-1].startswith(f"chose experiment {r.best_experiment_.id} ")
-    # the trail: task, split, the baseline's line when estimated, the match of dev and test
+    # the trail: task, split, the baseline's line when estimated, cv's lines unless cv=0, the match of dev and test
     task = "task: regression" if regression else "task: classification"
     assert r.decisions_[0].startswith(task) and r.decisions_[1].startswith("split: ")
     auto = options.get("baseline_error", "auto") == "auto"
-    assert r.decisions_[3 if auto else 2].startswith(MATCH)
+    match = 3 if auto else 2
+    if cv != 0:
+        planned = r.decisions_[match:next(i for i, d in enumerate(r.decisions_) if d.startswith(MATCH))]
+        assert planned[-1].startswith("decisions on dev: ") or "-fold cross-validation over train+dev (" in planned[-1]
+        assert len(planned) == 1 or (len(planned) == 2 and "-fold cross-validation needs " in planned[0])
+        match += len(planned)
+    assert r.decisions_[match].startswith(MATCH)
     assert r.record_["baseline"]["method"] != "given" if auto else \
         r.record_["baseline"] == {"estimate": options["baseline_error"], "method": "given"}
     return r
@@ -245,7 +265,8 @@ def test_a_confirmed_good_fit_at_start_trains_one_experiment(X, y, options, line
     r = fit(t, X=X, y=y, **options)
     assert len(r.split_.dev) == (N_DEV if len(X) == 200 else 200)
     assert tried(r) == [("start", at())]
-    assert t.calls[0].epochs == 600 and t.calls[0].warm is None and t.calls[0].n_train == len(r.split_.train)
+    assert t.calls[0].epochs == EPOCHS and t.calls[0].warm is None and t.calls[0].n_train == len(r.split_.train)
+    assert t.calls[0].config == FIRST == first_config(2, len(r.split_.train))   # batches of FIRST.batch_size
     assert r.decisions_[3:] == [
         "experiment 1 (a He-initialized ReLU network sized from the data): train 0.00%, dev 0.00% → good fit",
         line, r.decisions_[-1]]
@@ -276,11 +297,11 @@ def test_an_unconfirmed_good_fit_turns_the_variance_knobs_and_says_not_confirmed
 
 
 def test_an_unconfirmed_good_fit_with_the_budget_spent_stops_on_the_budget():
-    r = fit(ScriptedTrainer(GOOD), budget=600)
+    r = fit(ScriptedTrainer(GOOD), budget=EPOCHS)
     assert tried(r) == [("start", at())]
     lines = policy_lines(r)
     assert not [line for line in lines if line.startswith("skipped (")]
-    assert "budget of 600 epochs is spent" in lines[-1]
+    assert f"budget of {EPOCHS} epochs is spent" in lines[-1]
 
 
 @pytest.mark.parametrize("jagged", [False, True])
@@ -292,16 +313,16 @@ def test_high_bias_turns_every_bias_knob_in_order(jagged):
                                at(): replace(BIAS, jagged=jagged)})
     r = fit(t)
     expected = [("start", at()), ("width", at((32, 16))), ("depth", at((16, 8, 8))),
-                ("epochs", at(epochs=1200))] + ([("lr", at(lr=LR / 3))] if jagged else [])
+                ("epochs", at(epochs=2 * EPOCHS))] + ([("lr", at(lr=LR / 3))] if jagged else [])
     assert tried(r) == expected
     assert outcomes(r)[1:] == [(f"rejected: dev 20.0% against experiment 1's 20.0%, {NOISE}: a bias knob must "
                                 "buy a gain beyond it")] * (len(expected) - 1)
     assert r.best_experiment_.id == 1
     longer = r.experiments_[3]
-    assert t.calls[3].warm is r.experiments_[0].net and t.calls[3].epochs == 600       # only the missing ones
-    assert (longer.epochs, longer.trained_epochs) == (600, 1200)
+    assert t.calls[3].warm is r.experiments_[0].net and t.calls[3].epochs == EPOCHS       # only the missing ones
+    assert (longer.epochs, longer.trained_epochs) == (EPOCHS, 2 * EPOCHS)
     assert longer.why == BIAS_WHY + "train twice as long"
-    assert r.record_["spent_epochs"] == 600 * len(expected)
+    assert r.record_["spent_epochs"] == EPOCHS * len(expected)
     smooth = [] if jagged else ["a smaller learning rate: not tried, J of experiment 1 fell smoothly"]
     assert policy_lines(r) == smooth + ["stop: high bias, and no bias knob of the recipe is left to turn"]
     assert "experiment 2 (avoidable bias 20.0% > 2.0%: twice as wide): train 10.00%, dev 20.00% → high bias and " \
@@ -353,7 +374,8 @@ def test_width_kept_is_tried_again_and_longer_warms_the_new_incumbent():
                                         at((128, 64)): Out(0.05, 2, dev_cost=0.1)})
     r = fit(t)
     assert tried(r) == [("start", at()), ("width", at((32, 16))), ("width", at((64, 32))),
-                        ("width", at((128, 64))), ("depth", at((64, 32, 32))), ("epochs", at((64, 32), epochs=1200))]
+                        ("width", at((128, 64))), ("depth", at((64, 32, 32))),
+                        ("epochs", at((64, 32), epochs=2 * EPOCHS))]
     worse = "rejected: dev 40.0% against experiment 3's 5.0%, worse beyond dev's noise (McNemar p = 0.00012)"
     assert outcomes(r) == [
         "the first incumbent",
@@ -362,7 +384,7 @@ def test_width_kept_is_tried_again_and_longer_warms_the_new_incumbent():
         f"rejected: dev 5.0% against experiment 3's 5.0%, {NOISE}: a bias knob must buy a gain beyond it",  # cheaper
         worse, worse]
     assert r.best_experiment_.id == 3 and r.best_dev_error_ == dev(2)
-    assert t.calls[5].warm is r.experiments_[2].net and t.calls[5].epochs == 600
+    assert t.calls[5].warm is r.experiments_[2].net and t.calls[5].epochs == EPOCHS
     assert r.experiments_[4].why.startswith("avoidable bias 10.0% > 2.0%: ")
     assert policy_lines(r) == ["a smaller learning rate: not tried, J of experiment 3 fell smoothly",
                                "stop: high bias, and no bias knob of the recipe is left to turn"]
@@ -385,25 +407,25 @@ def test_a_growing_knob_is_repeated_until_its_maximum(knob, start, table, grown,
 
 
 @pytest.mark.parametrize("start, longer, lines", [
-    (BIAS, [("epochs", at(epochs=1200))], [UNCONFIRMED]),
-    (replace(BIAS, epochs=300), [],
-     ["train longer: not tried, experiment 1 stopped on a plateau of J after 300 of 600 epochs",
+    (BIAS, [("epochs", at(epochs=2 * EPOCHS))], [UNCONFIRMED]),
+    (replace(BIAS, epochs=EPOCHS // 2), [],
+     [f"train longer: not tried, experiment 1 stopped on a plateau of J after {EPOCHS // 2} of {EPOCHS} epochs",
       "stop: high bias, and no bias knob of the recipe is left to turn"]),
 ], ids=["kept", "plateau"])
 def test_longer_warm_starts_or_skips_after_a_plateau(start, longer, lines):
-    t = ScriptedTrainer(start, {at(epochs=1200): GOOD})
+    t = ScriptedTrainer(start, {at(epochs=2 * EPOCHS): GOOD})
     r = fit(t, knobs=[Longer()])
     assert tried(r) == [("start", at())] + longer
     assert policy_lines(r) == lines
     if longer:
-        assert (t.calls[1].warm, t.calls[1].epochs) == (r.experiments_[0].net, 600)
-        assert r.best_experiment_.id == 2 and r.best_experiment_.trained_epochs == 1200
+        assert (t.calls[1].warm, t.calls[1].epochs) == (r.experiments_[0].net, EPOCHS)
+        assert r.best_experiment_.id == 2 and r.best_experiment_.trained_epochs == 2 * EPOCHS
         assert r.experiments_[1].outcome == \
             "kept: dev 0.0% against experiment 1's 20.0%, better beyond dev's noise (McNemar p = 0.0078)"
-        assert r.record_["spent_epochs"] == 1200
+        assert r.record_["spent_epochs"] == 2 * EPOCHS
     else:
         assert r.experiments_[0].stopped and r.experiments_[0].stop_reason == "plateau"
-        assert r.experiments_[0].trained_epochs == 300
+        assert r.experiments_[0].trained_epochs == EPOCHS // 2
 
 
 @pytest.mark.parametrize("jagged, lines", [
@@ -474,7 +496,7 @@ def test_high_variance_turns_every_variance_knob_in_order(variance_run):
         "a measurement, never kept"]
     assert r.best_experiment_.id == 7 and r.best_dev_error_ == dev(1)
     assert r.experiments_[8].dev_error < r.best_dev_error_
-    assert t.calls[8].n_train == len(r.split_.train) // 2 and t.calls[8].config.epochs == 600
+    assert t.calls[8].n_train == len(r.split_.train) // 2 and t.calls[8].config.epochs == EPOCHS
     assert r.record_["lambda_sweep"] == [
         {"l2": lam, "train_error": e.train_error, "dev_error": e.dev_error, "experiment": e.id}
         for lam, e in zip((0.01, 0.1, 0.3, 1.0, 3.0), r.experiments_[1:6])]
@@ -519,10 +541,11 @@ def test_learning_curve_verdict(curve, verdict):
 
 
 def test_learning_curve_trains_as_long_as_the_incumbent_did():
-    t = ScriptedTrainer(Out(0.0, 4, epochs=250))
+    plateau = EPOCHS * 5 // 12                     # a plateau stop before the first configuration's epochs
+    t = ScriptedTrainer(Out(0.0, 4, epochs=plateau))
     r = fit(t, knobs=[LearningCurve()])
-    assert tried(r) == [("start", at()), ("data", at(epochs=250, share=0.5))]
-    assert t.calls[1].epochs == 250
+    assert tried(r) == [("start", at()), ("data", at(epochs=plateau, share=0.5))]
+    assert t.calls[1].epochs == plateau
 
 
 class AugmentAgain(Augment):
@@ -566,27 +589,30 @@ def test_no_knob_left():
 
 # ---- the budget -------------------------------------------------------------------------------
 def test_candidates_past_the_budget_are_skipped():
+    """The first experiment fits the budget; what remains (two thirds of its epochs) fits no candidate."""
+    budget = EPOCHS + EPOCHS * 2 // 3
     t = ScriptedTrainer(replace(BIAS, jagged=True))
-    r = fit(t, budget=1000)
+    r = fit(t, budget=budget)
     assert tried(r) == [("start", at())]
+    past = f"{EPOCHS} more epochs would pass the budget of {budget}"
     assert policy_lines(r) == [
-        f"skipped ({BIAS_WHY}twice as wide): 600 more epochs would pass the budget of 1000",
-        f"skipped ({BIAS_WHY}one more hidden layer): 600 more epochs would pass the budget of 1000",
-        f"skipped ({BIAS_WHY}train twice as long): 600 more epochs would pass the budget of 1000",
-        (f"skipped ({BIAS_WHY}J is jagged: Adam with a third of the learning rate): 600 more epochs would pass "
-         "the budget of 1000"),
-        ("stop: high bias, and the budget of 1000 epochs is spent: the knobs left need more than the 400 epochs "
-         "that remain")]
+        f"skipped ({BIAS_WHY}twice as wide): {past}",
+        f"skipped ({BIAS_WHY}one more hidden layer): {past}",
+        f"skipped ({BIAS_WHY}train twice as long): {past}",
+        f"skipped ({BIAS_WHY}J is jagged: Adam with a third of the learning rate): {past}",
+        (f"stop: high bias, and the budget of {budget} epochs is spent: the knobs left need more than the "
+         f"{budget - EPOCHS} epochs that remain")]
 
 
 def test_a_budget_used_up_stops_the_loop():
-    r = fit(ScriptedTrainer(BIAS), budget=1200)
+    r = fit(ScriptedTrainer(BIAS), budget=2 * EPOCHS)
     assert tried(r) == [("start", at()), ("width", at((32, 16)))]
-    assert policy_lines(r) == ["stop: the budget of 1200 epochs is spent"]
-    assert r.record_["spent_epochs"] == 1200
+    assert policy_lines(r) == [f"stop: the budget of {2 * EPOCHS} epochs is spent"]
+    assert r.record_["spent_epochs"] == 2 * EPOCHS
 
 
 def test_a_budget_below_the_first_epochs_cuts_the_first_experiment():
+    assert 100 < EPOCHS
     t = ScriptedTrainer(BIAS)
     r = fit(t, budget=100)
     assert tried(r) == [("start", at(epochs=100))] and t.calls[0].epochs == 100
@@ -633,7 +659,7 @@ def test_a_users_knob_that_skips_leaves_its_reason():
 def test_a_knob_removed_from_the_defaults_is_not_turned():
     knobs = [k for k in nr.default_knobs() if k.name != "width"]
     r = fit(ScriptedTrainer(BIAS), knobs=knobs)
-    assert tried(r) == [("start", at()), ("depth", at((16, 8, 8))), ("epochs", at(epochs=1200))]
+    assert tried(r) == [("start", at()), ("depth", at((16, 8, 8))), ("epochs", at(epochs=2 * EPOCHS))]
     assert r.record_["knobs"] == ["depth", "epochs", "lr", "l2", "dropout", "augment", "data"]
 
 
@@ -656,7 +682,7 @@ class Named(nr.Knob):
 def test_bad_knobs_raise(knobs, message, calls):
     t = ScriptedTrainer(BIAS)
     with pytest.raises(nr.NNRecipeError) as err:
-        nr.Recipe(trainer=t, knobs=knobs, baseline_error=0.0, verbose=0).fit(X_TAB, Y)
+        nr.Recipe(trainer=t, knobs=knobs, baseline_error=0.0, cv=0, verbose=0).fit(X_TAB, Y)
     assert str(err.value).startswith(message)
     assert len(t.calls) == calls                  # the list is checked before any training
 
@@ -669,7 +695,7 @@ def test_propose_returning_configs_instead_of_candidates_raises_nnrecipe_error()
             return [replace(incumbent.config, hidden=(32, 16))]
 
     with pytest.raises(nr.NNRecipeError, match="configs"):
-        nr.Recipe(trainer=ScriptedTrainer(BIAS), knobs=[Configs()], baseline_error=0.0, verbose=0).fit(X_TAB, Y)
+        nr.Recipe(trainer=ScriptedTrainer(BIAS), knobs=[Configs()], baseline_error=0.0, cv=0, verbose=0).fit(X_TAB, Y)
 
 
 class DuckWider:
@@ -703,7 +729,7 @@ def test_a_builder_trains_for_real():
         return nr.Network([*(nr.Dense(h, "relu") for h in hidden), nr.Dense(1, "sigmoid")], seed=seed)
 
     start = time.perf_counter()
-    r = nr.Recipe(model=builder, budget=20, baseline_error=0.0, verbose=0, seed=0).fit(X_TAB, Y)
+    r = nr.Recipe(model=builder, budget=20, baseline_error=0.0, cv=0, verbose=0, seed=0).fit(X_TAB, Y)
     assert time.perf_counter() - start < 2
     assert built[0] == (H, 1.0, 0) and len(built) == len(r.experiments_) == 1
     assert isinstance(r.best_, nr.Network) and [layer.units for layer in r.best_.layers] == [16, 8, 1]
@@ -721,22 +747,23 @@ def test_a_builder_trains_for_real():
 ], ids=["inputs", "outputs", "not-a-network"])
 def test_a_wrong_builder_raises(builder, message):
     with pytest.raises(nr.NNRecipeError) as err:
-        nr.Recipe(model=builder, budget=20, baseline_error=0.0, verbose=0).fit(X_TAB, Y)
+        nr.Recipe(model=builder, budget=20, baseline_error=0.0, cv=0, verbose=0).fit(X_TAB, Y)
     assert str(err.value) == message
 
 
 def test_model_and_trainer_both_given_raise():
     with pytest.raises(nr.NNRecipeError, match="give model .* or trainer, not both"):
-        nr.Recipe(model=lambda h, k, s: None, trainer=ScriptedTrainer(GOOD), baseline_error=0.0,
+        nr.Recipe(model=lambda h, k, s: None, trainer=ScriptedTrainer(GOOD), baseline_error=0.0, cv=0,
                   verbose=0).fit(X_TAB, Y)
 
 
 # ---- run.json ---------------------------------------------------------------------------------
 FINDING = {"epoch": 3, "message": "gradients vanish in W1", "repair": "check the init"}
+RECORDED_PLATEAU = EPOCHS * 5 // 6                 # the recorded run's first experiment stops on a plateau
 
 
 def _recorded_run(out):
-    t = SavingTrainer(VAR, {at(): replace(VAR, epochs=500, findings=(FINDING,)),
+    t = SavingTrainer(VAR, {at(): replace(VAR, epochs=RECORDED_PLATEAU, findings=(FINDING,)),
                             at(l2=0.1): Out(0.0, 2, dev_cost=0.5)})     # kept beyond dev's noise
     return t, fit(t, out=out, knobs=[L2Grid(grid=(0.1, 1.0)), LearningCurve()])
 
@@ -775,7 +802,7 @@ def test_a_version_1_row_is_read(tmp_path):
     assert e.dev_cost == 0.75 and e.outcome is None and e.stop_reason is None
     assert e.config == r.experiments_[0].config and e.diagnosis == r.experiments_[0].diagnosis
     assert (e.id, e.knob, e.train_error, e.dev_error, e.trained_epochs, e.health) == (
-        1, "start", 0.0, dev(8), 500, [FINDING])
+        1, "start", 0.0, dev(8), RECORDED_PLATEAU, [FINDING])
 
 
 def test_a_version_1_run_is_resumed_without_training(tmp_path):
@@ -916,3 +943,105 @@ def test_a_regression_good_fit_is_confirmed_by_the_bootstrap():
     assert tried(r) == [("start", at())]
     assert policy_lines(r) == [("stop: good fit, both gaps within 0.2 of the baseline, and dev's 95% interval "
                                "(up to 0) confirms it")]
+
+
+# ---- cross-validation over train+dev (cv=k, or cv="auto" when dev cannot resolve the tolerance) ------------
+POOL = 160                            # train+dev of the 200 rows: 120 + 40, five folds of 32
+
+
+def _row_set(X):
+    return {row.tobytes() for row in np.asarray(X, dtype=float)}
+
+
+def test_cross_validation_trains_every_experiment_once_per_fold():
+    """cv=5: each experiment is 5 trainer calls, each watching a fold of 32 rows and training on the other 128;
+    the folds' dev rows are disjoint and cover train+dev. The out-of-fold error is the experiment's dev error
+    (VAR: 8 of each fold's 32 rows wrong, 40 of 160), spent is every fold's epochs (call i stops i epochs
+    short), and the run's spent epochs add the experiments' and the refit's."""
+    t = ScriptedTrainer(VAR, {at(l2=0.1): Out(0.0, 2)}, stagger=1)
+    r = fit(t, cv=5, knobs=[L2Grid(grid=(0.1,))])
+    assert r.record_["cv"] == {"folds": 5, "rows": POOL, "reason": "cv=5"}
+    assert len(r.split_.train) + len(r.split_.dev) == POOL
+    assert ("cv=5: every decision uses 5-fold cross-validation over train+dev (160 rows; an experiment's dev error "
+            "is its out-of-fold error), and the chosen configuration is refitted on all of them") in r.decisions_
+    assert tried(r) == [("start", at()), ("l2", at(l2=0.1))]
+    assert len(t.calls) == 2 * 5 + 1                                   # 5 per experiment, then the refit
+    pool = _row_set(np.concatenate([r.split_.train.X, r.split_.dev.X]))
+    assert len(pool) == POOL and not pool & _row_set(r.split_.test.X)          # the test set stays locked
+    trained = [EPOCHS - i for i in range(len(t.calls))]
+    for n, e in enumerate(r.experiments_):
+        calls = t.calls[5 * n: 5 * n + 5]
+        assert [key(c.config) for c in calls] == [key(e.config)] * 5 and all(c.warm is None for c in calls)
+        assert [c.epochs for c in calls] == [EPOCHS] * 5
+        assert [c.n_train for c in calls] == [POOL - POOL // 5] * 5
+        assert [len(c.X_dev) for c in calls] == [POOL // 5] * 5
+        folds = [_row_set(c.X_dev) for c in calls]
+        assert sum(map(len, folds)) == POOL and set().union(*folds) == pool                 # disjoint, covering
+        for c, fold in zip(calls, folds):
+            assert not _row_set(c.X) & fold and _row_set(c.X) | fold == pool
+        assert e.folds == 5 and isinstance(e.net, FoldModels) and len(e.net.models) == 5
+        assert e.spent == sum(trained[5 * n: 5 * n + 5]) and e.epochs == trained[5 * n]      # the longest fold
+    assert [e.dev_error for e in r.experiments_] == [40 / POOL, 10 / POOL]
+    assert r.experiments_[1].outcome.startswith(
+        "kept: dev 6.2% against experiment 1's 25.0%, better beyond dev's noise")
+    refit = r.record_["final"]["refit"]["epochs"]
+    assert refit == trained[-1]
+    assert r.record_["spent_epochs"] == sum(e.spent for e in r.experiments_) + refit == sum(trained)
+
+
+def test_a_cross_validated_choice_is_refitted_on_train_and_dev():
+    """After the last experiment, one more trainer call: the chosen configuration from scratch on all 160 rows of
+    train+dev, for its epochs. That model, not the chosen experiment's fold models, is the run's model and
+    the one the test set is opened on."""
+    t = ScriptedTrainer(VAR, {at(l2=0.1): Out(0.0, 2)})
+    r = fit(t, cv=5, knobs=[L2Grid(grid=(0.1, 1.0))])
+    assert tried(r) == [("start", at()), ("l2", at(l2=0.1)), ("l2", at(l2=1.0))]
+    assert r.best_experiment_.id == 2
+    *folds, last = t.calls
+    assert len(folds) == 5 * len(r.experiments_)
+    assert key(last.config) == key(r.best_experiment_.config) and last.warm is None and last.epochs == EPOCHS
+    assert last.n_train == len(r.split_.train) + len(r.split_.dev) == POOL and len(last.X_dev) == POOL
+    assert r.best_ is not r.best_experiment_.net and r.best_.tag == len(t.calls)          # the refit's model
+    assert all(r.best_ is not m for e in r.experiments_ for m in e.net.models)
+    assert r.test_error_ == r.best_.test_error and r.best_.seen == (len(r.split_.test), 2)
+    assert r.record_["final"]["refit"] == {"rows": POOL, "epochs": EPOCHS, "train_error": 0.0, "stop_reason": None}
+    line = f"refitted experiment 2's configuration on all {POOL} rows of train+dev: {EPOCHS} epochs, train 0.0%"
+    assert r.decisions_[-2:] == [line, r.decisions_[-1]] and r.decisions_[-1].startswith("chose experiment 2 ")
+    assert r.record_["spent_epochs"] == 5 * EPOCHS * len(r.experiments_) + EPOCHS
+
+
+def test_cv_auto_cross_validates_only_when_dev_cannot_resolve_the_tolerance():
+    """The default: 40 dev rows at a baseline of 0 reach ± 4.4%, wider than 2%: 5 folds over train+dev; 200 dev
+    rows reach ± 0.9%: decisions on dev, and a line that says so."""
+    assert nr.Recipe().cv == "auto"
+    t = ScriptedTrainer(GOOD)
+    r = fit(t, cv="auto", knobs=[])
+    assert r.record_["cv"]["folds"] == 5 and r.record_["cv"]["rows"] == POOL
+    assert r.decisions_[2] == (
+        "dev's 95% interval at the baseline of 0.0% is ± 4.4% over 40 rows, wider than the tolerance of 2.0%: every "
+        "decision uses 5-fold cross-validation over train+dev (160 rows; an experiment's dev error is its "
+        "out-of-fold error), and the chosen configuration is refitted on all of them")
+    assert len(t.calls) == 5 + 1
+    t = ScriptedTrainer(GOOD)
+    r = fit(t, X=X_BIG, y=Y_BIG, cv="auto")
+    assert r.record_["cv"] is None and len(t.calls) == 1 and r.best_ is r.best_experiment_.net
+    assert r.decisions_[2] == ("decisions on dev: dev's 95% interval at the baseline of 0.0% is ± 0.9% over 200 "
+                               "rows, within the tolerance of 2.0%")
+    assert r.decisions_[3].startswith(MATCH) and r.decisions_[4].startswith("experiment 1 ")
+
+
+@pytest.mark.parametrize("cv", [1, -1, "yes", True, 2.5], ids=["one", "negative", "string", "bool", "float"])
+def test_a_bad_cv_raises_before_any_training(cv):
+    t = ScriptedTrainer(GOOD)
+    with pytest.raises(nr.NNRecipeError, match="cv") as err:
+        nr.Recipe(trainer=t, cv=cv, baseline_error=0.0, verbose=0).fit(X_TAB, Y)
+    assert str(err.value) == f'cv must be "auto", 0 (decide on dev) or a number of folds ≥ 2; got {cv!r}'
+    assert t.calls == []
+
+
+def test_a_bad_metric_raises_before_any_training():
+    t = ScriptedTrainer(GOOD)
+    with pytest.raises(nr.NNRecipeError, match="metric") as err:
+        nr.Recipe(trainer=t, metric="nope", cv=0, baseline_error=0.0, verbose=0).fit(X_TAB, Y)
+    assert "'nope'" in str(err.value)
+    assert t.calls == []
