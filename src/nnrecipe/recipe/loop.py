@@ -90,7 +90,7 @@ class Recipe:
         ½·squared error and diagnoses the RMSE in the target's units.
     budget : total training epochs over all experiments, every fold's when cross-validating (default None:
         no limit). A budget below the first experiment's epochs (150 up to 1000 training rows, else 60;
-        times the folds) cuts that experiment to it.
+        times the folds) cuts that experiment to it. A cross-validated run's final refit comes on top.
     knobs : the knobs to turn, in order (default `default_knobs()`: wider, deeper, longer, learning
         rate; L2 grid, dropout, augmentation, learning curve); a user's own Knob objects too.
     model : None, or a builder `model(hidden, keep_prob, seed) -> nr.Network` for the NumPy engine.

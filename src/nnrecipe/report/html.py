@@ -285,14 +285,21 @@ class _Page:
             ci = self.ci(test.get("error"), test.get("n"), test.get("low"), test.get("high"))
             cards.append(_card(f"Test {self.measure}", self.fmt(test.get("error")), f"{ci}n = {_e(test.get('n'))}",
                                "big"))
+            balanced = test.get("balanced") if test.get("metric") == "balanced" else None
+            if isinstance(balanced, dict):
+                cards.append(_card("Test balanced error", self.fmt(balanced.get("error")),
+                                   f"95% CI {self.fmt(balanced.get('low'))}–{self.fmt(balanced.get('high'))}<br>"
+                                   "the mean of the per-class error rates", "big"))
         else:
             cards.append(_card(f"Test {self.measure}", "locked", "the test set was not opened", "big"))
         if d:
             case = str(d.get("case", ""))
             cards.append(_card("Diagnosis", _e(case), f"experiment {_e((self.final or {}).get('id', '?'))}",
                                ("wide " if len(case) > 9 else "") + ("fine" if case == "good fit" else "high")))
-            cards.append(_card(f"Dev {self.measure}", self.fmt(d.get("dev_error")),
-                               f"{self.ci(d.get('dev_error'), split.get('dev'))}n = {_e(split.get('dev', '?'))}"))
+            cv = r.get("cv") if isinstance(r.get("cv"), dict) else None
+            judged = cv.get("rows") if cv else split.get("dev")
+            cards.append(_card(f"Dev {self.measure}" + (" (out-of-fold)" if cv else ""), self.fmt(d.get("dev_error")),
+                               f"{self.ci(d.get('dev_error'), judged)}n = {_e(judged if judged is not None else '?')}"))
             cards.append(_card(f"Train {self.measure}", self.fmt(d.get("train_error")),
                                f"n = {_e(split.get('train', '?'))}"))
         baseline = r.get("baseline") if isinstance(r.get("baseline"), dict) else {}
@@ -304,6 +311,16 @@ class _Page:
         if baseline.get("note") or baseline.get("reason"):
             parts.append(f"<p class='sub'>Baseline: {_e(baseline.get('note') or baseline.get('reason'))}.</p>")
         final = r.get("final") or {}
+        cv, refit = r.get("cv") if isinstance(r.get("cv"), dict) else None, final.get("refit") or {}
+        if cv:
+            parts.append(f"<p class='sub'>Decisions by {_e(cv.get('folds'))}-fold cross-validation over train+dev "
+                         f"({_e(cv.get('rows'))} rows; {_e(cv.get('reason'))}): an experiment's dev error is its "
+                         "out-of-fold error, and the chosen configuration was refitted on all of train+dev"
+                         + (f" ({_e(refit['epochs'])} epochs)" if refit.get("epochs") is not None else "") + ".</p>")
+        if (test or {}).get("metric") == "balanced":
+            parts.append("<p class='sub'>Decisions on the balanced error (the mean of the per-class error rates, "
+                         "for a rare class): train, dev and the diagnosis read it; the error rate is shown beside "
+                         "it.</p>")
         if final.get("confirmed") is False:
             parts.append(f"<p class='high'>The good fit is not confirmed: dev's 95% interval reaches "
                          f"{self.fmt(final.get('dev_high'))}, more than the tolerance above the baseline.</p>")
