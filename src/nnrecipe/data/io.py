@@ -240,16 +240,19 @@ def unique_columns(names, where):
 SNIFF_BYTES = 64 << 10          # the start of a CSV file looked at for its kind, delimiter and decimal mark
 MAX_HEADER_BYTES = 64 << 20     # a header line longer than this is refused
 DELIMITERS = (",", ";", "\t", "|")
-MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
-         (b"\x1f\x8b", "a gzip stream (decompress it first)"), (b"BZh", "a bzip2 stream (decompress it first)"),
-         (b"\xfd7zXZ\x00", "an xz stream (decompress it first)"), (b"(\xb5/\xfd", "a zstd stream (decompress it first)"),
+MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF87a", "a GIF image"),
+         (b"GIF89a", "a GIF image"), (b"\x1f\x8b", "a gzip stream (decompress it first)"),
+         *((b"BZh%d1AY&SY" % k, "a bzip2 stream (decompress it first)") for k in range(1, 10)),
+         (b"\xfd7zXZ\x00", "an xz stream (decompress it first)"),
+         (b"(\xb5/\xfd", "a zstd stream (decompress it first)"),
          (b"PK\x03\x04", "a zip archive (an Excel .xlsx workbook? save it as CSV)"), (b"PK\x05\x06", "a zip archive"),
-         (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"), (b"%PDF", "a PDF document"),
+         (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"), (b"%PDF-", "a PDF document"),
          (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Office document (an Excel .xls workbook? save it as CSV)"),
-         (b"PAR1", "a Parquet file (name it .parquet)"), (b"\x93NUMPY", "a NumPy .npy array"),
-         (b"MATLAB", "a MATLAB .mat file (name it .mat)"), (b"\x89HDF", "an HDF5 file"),
-         (b"SQLite format 3\x00", "an SQLite database"), (b"\x7fELF", "a program (ELF executable)"),
-         (b"\xff\xfe", "UTF-16 text (save it as UTF-8)"), (b"\xfe\xff", "UTF-16 text (save it as UTF-8)"))
+         (b"\x93NUMPY", "a NumPy .npy array"), (b"MATLAB 5.0 MAT-file", "a MATLAB .mat file (name it .mat)"),
+         (b"\x89HDF\r\n", "an HDF5 file"), (b"SQLite format 3\x00", "an SQLite database"),
+         (b"\x7fELF", "a program (ELF executable)"), (b"\xff\xfe", "UTF-16 text (save it as UTF-8)"),
+         (b"\xfe\xff", "UTF-16 text (save it as UTF-8)"))
+CONTROL = bytes([*range(1, 9), *range(14, 27), *range(28, 32)])      # never in text (tab, line ends, ESC allowed)
 _QUOTED = re.compile(r'"[^"]*"')
 
 
@@ -266,11 +269,7 @@ def _csv_head(path):
             head += more
         whole = not f.read(1)
     expect(head.strip(), "path", "a CSV file with a header row", f"{path.name}, which is empty")
-    kind = next((what for magic, what in MAGIC if head.startswith(magic)), None)
-    if kind is None and b"\x00" in head:
-        kind = "binary data (it holds NUL bytes)"
-    if kind is None and sum(head.count(bytes([c])) for c in [*range(1, 9), *range(14, 27), *range(28, 32)]) > 8:
-        kind = "binary data (it holds control bytes)"
+    kind = _looks_like(head)
     expect(kind is None, "path", "a CSV text file", f"{path.name}, which looks like {kind}")
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=whole)
@@ -280,10 +279,21 @@ def _csv_head(path):
                             f"UTF-8)") from None
     end = head.find(b"\n")
     if end < 0 and not whole:
-        raise NNRecipeError(f"path must be a CSV file whose header line is at most {MAX_HEADER_BYTES >> 20} MiB; "
-                            f"{path.name} has no line end in its first {len(head) >> 20} MiB")
+        raise NNRecipeError(f"path must be a CSV file whose header line is at most {MAX_HEADER_BYTES:,} bytes; "
+                            f"{path.name} has no line end in its first {len(head):,} bytes")
     header = head[:len(head) if end < 0 else end]
     return head, header
+
+
+def _looks_like(head):
+    """What the first bytes of a file are when they are not text (a PNG, a gzip stream, a workbook,
+    binary data), by their magic number, NUL or control bytes; None for what may be text."""
+    kind = next((what for magic, what in MAGIC if head.startswith(magic)), None)
+    if kind is None and b"\x00" in head:
+        kind = "a Parquet file (name it .parquet)" if head.startswith(b"PAR1") else "binary data (it holds NUL bytes)"
+    if kind is None and sum(head.count(bytes([c])) for c in CONTROL) > 8:
+        kind = "binary data (it holds control bytes)"
+    return kind
 
 
 def _sniff(head):

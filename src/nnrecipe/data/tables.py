@@ -51,7 +51,7 @@ import numpy as np
 
 from .._checks import plain
 from ..errors import NNRecipeError, expect
-from .io import values_in_range, check_range, read_arrow, unique_columns
+from .io import check_range, read_arrow, unique_columns, values_in_range
 
 KINDS = ("numeric", "boolean", "categorical", "datetime", "identifier", "constant", "empty", "unsupported")
 USED_KINDS = ("numeric", "boolean", "categorical", "datetime")

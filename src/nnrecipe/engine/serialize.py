@@ -75,7 +75,7 @@ def read_archive(path, name="path"):
     metadata must be within MAX_META_BYTES and MAX_DEPTH levels of nesting."""
     path = as_path(path, name)
     where = f"{path} is not a readable nnrecipe file"
-    arrays, names = read_npz(path, name, where, limits={_META: MAX_META_BYTES})
+    arrays, _ = read_npz(path, name, where, limits={_META: MAX_META_BYTES})
     if _META not in arrays:
         raise NNRecipeError(f"{where} (it has no {_META} member)")
     return arrays, _parse_meta(arrays.pop(_META), where)
@@ -90,8 +90,11 @@ def read_npz(path, name="path", where=None, only=None, limits=None):
     header's shape times item size is exactly the member's size; all of them within MAX_BYTES. A
     failure raises NNRecipeError "`where` (what is wrong)"."""
     where = where or f"{path} is not a readable .npz archive"
+    regular_file(path, name)
     try:
-        with _open_regular(path, name) as f, zipfile.ZipFile(f) as zf:
+        with open(path, "rb") as f, zipfile.ZipFile(f) as zf:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):        # replaced since regular_file looked
+                raise NNRecipeError(f"{name} must be a regular file; {str(path)!r} is not one")
             infos = _members(zf, where)
             names = [info.filename[:-4] for info in infos]
             arrays = {key: _read_npy(zf, info, where, (limits or {}).get(key))
@@ -119,16 +122,6 @@ def regular_file(path, name="path"):
         link = f" (a link to {os.path.realpath(path)})" if os.path.islink(path) else ""
         raise NNRecipeError(f"{name} must be a regular file; {str(path)!r}{link} is "
                             f"{_KINDS.get(stat.S_IFMT(mode), 'not one')}")
-
-
-def _open_regular(path, name):
-    """path opened for reading once regular_file allows it, and checked again on the open file."""
-    regular_file(path, name)
-    f = open(path, "rb")
-    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):        # replaced between stat and open
-        f.close()
-        raise NNRecipeError(f"{name} must be a regular file; {str(path)!r} is not one")
-    return f
 
 
 def _members(zf, where):
@@ -318,7 +311,7 @@ def param_shapes(config):
                kind)
         extra = sorted(set(spec) - _SETTINGS[kind] - {"type"})
         _check(not extra, field, f"the settings of a {kind} layer ({', '.join(sorted(_SETTINGS[kind]))})",
-               ", ".join(map(repr, extra)))
+               extra)
         if kind == "Dense":
             units = spec.get("units")
             _check(_count(units), f"{field}.units", "an integer ≥ 1", units)
@@ -337,9 +330,12 @@ def network_from_config(config):
     from .layers import LAYER_TYPES
     from .network import Network
     param_shapes(config)
-    for key in ("l2", "l1", "dtype"):
-        _check(key in config, f"network.{key}", "present", "nothing")
-    _check(config["dtype"] in ("float32", "float64"), "network.dtype", "'float32' or 'float64'", config["dtype"])
+    for key in ("l2", "l1"):
+        value = config.get(key)
+        _check(isinstance(value, (int, float)) and not isinstance(value, bool), f"network.{key}", "a number ≥ 0",
+               value)
+    _check(config.get("dtype") in ("float32", "float64"), "network.dtype", "'float32' or 'float64'",
+           config.get("dtype"))
     try:
         layers = [LAYER_TYPES[spec["type"]](**{k: v for k, v in spec.items() if k != "type"})
                   for spec in config["layers"]]
@@ -356,7 +352,7 @@ def load(path):
 
     The metadata is checked against the arrays actually in the file before the network is built:
     one array per parameter, of the shape and dtype the layers imply, finite, and no member the
-    format does not know."""
+    format does not know. Messages about the contents start with the path."""
     arrays, meta = read_archive(path)
     version = meta.get("version")
     if meta.get("format") != FORMAT or type(version) is not int or version not in VERSIONS:
@@ -364,17 +360,23 @@ def load(path):
                             f"{' or '.join(map(str, VERSIONS))}); got format {_brief(meta.get('format'))}, "
                             f"version {_brief(version)}")
     try:
-        weights = _weights(arrays, meta.get("network"))
-        net = network_from_config(meta["network"])
+        return _network(path, arrays, meta)
     except NNRecipeError as exc:
-        raise NNRecipeError(f"{path}: {exc}") from None
+        raise NNRecipeError(str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}") from None
+
+
+def _network(path, arrays, meta):
+    """The network that load reads, from the archive's arrays and metadata."""
+    weights = _weights(arrays, meta.get("network"))
+    net = network_from_config(meta["network"])
     net.set_weights(weights)
     if meta.get("normalizer") is not None:
         from ..data.normalize import NORMALIZERS
-        kind = meta["normalizer"].get("type") if isinstance(meta["normalizer"], dict) else None
-        if not isinstance(kind, str) or kind not in NORMALIZERS:
-            raise NNRecipeError(f"{path}: normalizer type must be one of {', '.join(NORMALIZERS)}; "
-                                f"got {_brief(kind)}")
+        normalizer = meta["normalizer"]
+        expect(isinstance(normalizer, dict), "normalizer", 'an object {"type": ...} or null', _brief(normalizer))
+        kind = normalizer.get("type")
+        expect(isinstance(kind, str) and kind in NORMALIZERS, "normalizer type", f"one of {', '.join(NORMALIZERS)}",
+               _brief(kind))
         state = {k.removeprefix("normalizer."): v for k, v in arrays.items() if k.startswith("normalizer.")}
         net.normalizer = NORMALIZERS[kind].from_state(state, n_features=net.input_dim)
     if meta.get("preprocessor") is not None:
