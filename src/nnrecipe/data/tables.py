@@ -514,6 +514,8 @@ def _study_dates(us, missing, name, decision):
     distinct = np.unique(us[~missing])
     dropped = _missing_and_constant(decision, missing.sum(), distinct.size)
     if dropped is not None:
+        if dropped["kind"] == "constant":
+            dropped["value"] = _when(int(distinct[0]))
         return None, dropped, None
     origin = int(distinct[0])
     every = _parts(us, missing, PARTS, origin)[~missing]
