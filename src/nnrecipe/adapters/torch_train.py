@@ -25,7 +25,13 @@ from .._checks import as_matrix, as_targets, one_of, positive, probability
 from ..engine.serialize import atomic_write
 from ..errors import DivergenceWarning, NNRecipeError, expect
 from ..recipe.trainers import Result
-from ..training.callbacks import PLATEAU_MIN_DELTA, PLATEAU_PATIENCE, Patience   # the recipe's plateau of J
+from ..training.callbacks import (  # the recipe's plateau of J, the divergence rule of nr.fit
+    PLATEAU_MIN_DELTA,
+    PLATEAU_PATIENCE,
+    Patience,
+    cost_ceiling,
+    diverged,
+)
 from .torch import GradientMonitor
 
 KEYS = ("hidden", "keep_prob", "l2", "lr", "epochs", "batch_size", "optimizer")
@@ -222,8 +228,9 @@ class TorchTrainer:
             for k, v in logs.items():
                 history[k].append(float(v))
             watch.epoch_end(epoch)
-            if not math.isfinite(logs["cost"]):
-                self.stop_reason_ = f"the cost became {logs['cost']}: try a lower learning rate"
+            if diverged(logs["cost"], history["cost"][0]):     # the same rule on every rank: J is all-reduced
+                above = "" if not math.isfinite(logs["cost"]) else f" (above {cost_ceiling(history['cost'][0]):.4g})"
+                self.stop_reason_ = f"the cost became {logs['cost']:.4g}{above}: try a lower learning rate"
                 warnings.warn(self.stop_reason_, DivergenceWarning, stacklevel=2)
                 break
             plateau.update(logs["cost"])

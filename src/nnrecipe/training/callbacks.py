@@ -10,7 +10,8 @@ a resume gives `state_dict()` (JSON-able values and ndarrays) and `load_state_di
 The patience rule (improve by more than min_delta within `patience` epochs) is written once, in
 `Patience`; EarlyStopping here, nnrecipe.torch's EarlyStopping and the torch trainer's plateau stop
 use it. `plateau_stop()` is the recipe's plateau of the training cost J (PLATEAU_PATIENCE epochs
-without a gain of PLATEAU_MIN_DELTA), a stop that never looks at dev.
+without a gain of PLATEAU_MIN_DELTA), a stop that never looks at dev. The divergence rule is written
+once too, in `diverged()` (with `cost_ceiling()`): nr.fit and the torch trainer stop on it.
 
 One callback object may serve several fit calls (a list built once for a hyperparameter loop,
 or fit called twice to train longer), as in Keras: a callback with per-run state resets it in
@@ -27,6 +28,33 @@ import time
 from ..errors import NNRecipeError, expect
 
 PLATEAU_PATIENCE, PLATEAU_MIN_DELTA = 10, 1e-4      # the recipe's plateau of J: no gain of 1e-4 in 10 epochs
+BLOWUP_FACTOR, BLOWUP_MARGIN = 10.0, 1.0             # the divergence rule: J > max(10·J₀, J₀ + 1)
+
+
+def cost_ceiling(start):
+    """The highest training cost J that is not a divergence: max(BLOWUP_FACTOR·J₀, J₀ + BLOWUP_MARGIN),
+    J₀ = `start`, the cost of the weights training started from.
+
+    Why these two terms. J ≥ 0 and healthy training lowers it; a rate that is merely high makes J
+    jagged, but it stays near its start (Adam at lr 0.1 on the bundled datasets: at most ~4·J₀; see
+    tests/test_divergence.py), while a rate far too high multiplies J by 10⁴ or more within an epoch or
+    two. Ten times J₀ lies between the two. The factor alone fails when J₀ is small (a warm start from
+    a trained network, J₀ = 0.01, whose fresh Adam moments bump J for a few epochs), so J may always
+    rise by BLOWUP_MARGIN = 1 as well: a unit of the loss is the cost of a useless model (ln 2 = 0.69
+    for two classes, ln k for k; 0.5 for predicting the mean of a standardized regression target under
+    ½·squared error), a rise no sound step makes. An L2 term is part of J and of J₀: large λ only
+    raises J₀ (and with it the ceiling), while exploding weights raise the term too.
+    """
+    return max(BLOWUP_FACTOR * start, start + BLOWUP_MARGIN)
+
+
+def diverged(cost, start):
+    """The divergence rule: True when the training cost `cost` is NaN, infinite or above
+    cost_ceiling(start) (`start`: the cost training started from; None or non-finite: only a non-finite
+    cost counts)."""
+    if not math.isfinite(cost):
+        return True
+    return start is not None and math.isfinite(start) and cost > cost_ceiling(start)
 
 
 class Patience:
@@ -228,6 +256,12 @@ class Progress(Callback):
             reason = h.stop_reason or "stopped by a callback"
             self._console.print(f"{text} · {done} of {run.epochs} epochs · {reason}", soft_wrap=True,
                                 markup=False, highlight=False)
+
+    def abort(self):
+        """Stop drawing at once (fit was interrupted): the terminal gets its cursor back, no summary line."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
 
 def _figures(cost, dev_error=None):

@@ -11,13 +11,13 @@ from ..engine import optim
 from ..engine.layers import Dropout
 from ..engine.serialize import read_archive, write_archive
 from ..errors import DivergenceWarning, NNRecipeError
-from .callbacks import Checkpoint, Progress
+from .callbacks import BLOWUP_FACTOR, BLOWUP_MARGIN, Checkpoint, Progress, cost_ceiling, diverged
 from .history import History
 
 CHECKPOINT_FORMAT = "nnrecipe-checkpoint"
-DIVERGED = ("training stopped: the cost became {value} at epoch {epoch}; the last finite weights "
-            "(end of epoch {last}) were restored. Try a lower learning rate, He initialization "
-            "for ReLU layers (Xavier for tanh/sigmoid), or normalized inputs.")
+DIVERGED = ("training stopped: the cost became {value} at epoch {epoch}{why}; {restored} were restored. "
+            "Try a lower learning rate (a tenth of it, then smaller), He initialization for ReLU layers "
+            "(Xavier for tanh/sigmoid), or normalized inputs.")
 
 
 class Run:
@@ -35,6 +35,68 @@ class Run:
     def checkpoint(self, path):
         """Write a resumable checkpoint to path once every callback has seen this epoch."""
         self._checkpoint_paths.append(path)
+
+
+class _Guard:
+    """The divergence rule at work in fit: it keeps the weights with the lowest training cost so far and,
+    when an epoch's cost is non-finite or above cost_ceiling(J₀), puts them back.
+
+    J₀ (`start`) is the cost of the starting weights on the first batch (the whole set in full batch):
+    a reference taken before any step, so that a blow-up inside the first epoch is caught too. An
+    epoch's cost measures the weights it started from (exactly so in full batch, where it is J of
+    those weights; with minibatches it is the mean over batches that start from them), so the weights
+    kept are those at the start of the epoch with the lowest cost.
+    """
+
+    def __init__(self, theta):
+        self.start, self.best, self.best_epoch = None, math.inf, None
+        self.theta, self._began = theta.copy(), theta.copy()
+
+    def begin(self, theta, batch_cost):
+        """Note the weights an epoch starts from; batch_cost is J of the first batch (the first is J₀)."""
+        self._began[...] = theta
+        if self.start is None:
+            self.start = float(batch_cost)
+
+    def check(self, cost, epoch):
+        """True (and nothing kept) when `cost`, epoch's J, breaks the rule; else keep its starting weights
+        if it is the lowest cost so far."""
+        if diverged(cost, self.start):
+            return True
+        if cost < self.best:
+            self.best, self.best_epoch = cost, epoch
+            self.theta, self._began = self._began, self.theta          # swap buffers: no copy
+        return False
+
+    def restore(self, theta, value, epoch):
+        """Put the kept weights back into theta; the stop reason, in words."""
+        if self.best_epoch is None:                     # the first epoch diverged
+            theta[...] = self._began
+            restored = "the weights training started from"
+        else:
+            theta[...] = self.theta
+            restored = (f"the weights training started from (J = {self.best:.4g})" if self.best_epoch == 0 else
+                        f"the weights with the lowest cost (J = {self.best:.4g}, after epoch {self.best_epoch - 1})")
+        why = ""
+        if not isinstance(value, str) and math.isfinite(value):
+            why = (f", far above its starting value J₀ = {self.start:.4g} (the rule: stop when J > "
+                   f"max({BLOWUP_FACTOR:g}·J₀, J₀ + {BLOWUP_MARGIN:g}) = {cost_ceiling(self.start):.4g})")
+            value = f"{value:.4g}"
+        return DIVERGED.format(value=value, epoch=epoch, why=why, restored=restored)
+
+    def state(self):
+        """(arrays, JSON-able meta) for a checkpoint, so that a resumed fit keeps J₀ and the best weights."""
+        meta = {"start": self.start, "best": self.best if self.best_epoch is not None else None,
+                "best_epoch": self.best_epoch}
+        return {"guard.theta": self.theta}, meta
+
+    def load(self, arrays, meta):
+        if meta is None:                                 # an older checkpoint: the rule starts afresh
+            return
+        self.start, self.best_epoch = meta["start"], meta["best_epoch"]
+        self.best = math.inf if meta["best"] is None else float(meta["best"])
+        if "guard.theta" in arrays and arrays["guard.theta"].shape == self.theta.shape:
+            self.theta[...] = arrays["guard.theta"]
 
 
 def _batches(m, batch_size, rng):
@@ -80,8 +142,9 @@ def _dropout_rngs(net):
     return [layer.rng for layer in net.layers if isinstance(layer, Dropout)]
 
 
-def _save_checkpoint(path, run, rng, callbacks, aug_rng):
-    arrays = {"theta": run.net.theta}
+def _save_checkpoint(path, run, rng, callbacks, aug_rng, guard):
+    guard_arrays, guard_meta = guard.state()
+    arrays = {"theta": run.net.theta} | guard_arrays
     opt_state = run.optimizer.state_dict() if hasattr(run.optimizer, "state_dict") else {"t": 0, "slots": {}}
     for name, arrays_of_slot in opt_state["slots"].items():
         arrays.update({f"opt.{name}.{i}": a for i, a in enumerate(arrays_of_slot)})
@@ -98,11 +161,11 @@ def _save_checkpoint(path, run, rng, callbacks, aug_rng):
             "history": run.history.state(), "shuffle_rng": rng.bit_generator.state,
             "augment_rng": aug_rng.bit_generator.state,
             "dropout_rngs": [g.bit_generator.state if g is not None else None for g in _dropout_rngs(run.net)],
-            "callbacks": cb_meta}
+            "callbacks": cb_meta, "guard": guard_meta}
     write_archive(path, arrays, meta)
 
 
-def _restore_checkpoint(path, net, optimizer, rng, callbacks, aug_rng):
+def _restore_checkpoint(path, net, optimizer, rng, callbacks, aug_rng, guard):
     """Load a checkpoint into net, optimizer, rng and callbacks; return (history, next epoch)."""
     arrays, meta = read_archive(path, "resume")
     if meta.get("format") != CHECKPOINT_FORMAT:
@@ -128,6 +191,7 @@ def _restore_checkpoint(path, net, optimizer, rng, callbacks, aug_rng):
         if state is not None:
             prefix = f"cb.{i}."
             cb.load_state_dict(state | {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+    guard.load(arrays, meta.get("guard"))
     return History.from_state(meta["history"]), int(meta["epoch"])
 
 
@@ -179,9 +243,9 @@ def fit(net, X, y, dev=None, epochs=100, batch_size=None, optimizer="adam", lr=N
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     aug_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])   # its own stream
 
-    history, start = History(), 0
+    history, start, guard = History(), 0, _Guard(net.theta)
     if resume is not None:
-        history, start = _restore_checkpoint(resume, net, opt, rng, _saved(callbacks), aug_rng)
+        history, start = _restore_checkpoint(resume, net, opt, rng, _saved(callbacks), aug_rng, guard)
     if isinstance(opt, optim.Optimizer):
         opt.check([net.theta])
     history.dropout = any(isinstance(layer, Dropout) and layer.keep_prob < 1 for layer in net.layers)
@@ -191,44 +255,51 @@ def fit(net, X, y, dev=None, epochs=100, batch_size=None, optimizer="adam", lr=N
         cb.on_train_begin(run)
 
     m, params, grads = len(Xp), [net.theta], [net.grad_theta]
-    last_finite, last_finite_epoch = net.theta.copy(), start - 1
-    for epoch in range(start, epochs):
-        began = time.perf_counter()
-        loss_sum = error_sum = penalty_sum = 0.0
-        for idx in _batches(m, batch_size, rng):
-            Xb, yb = (Xp, yp) if idx is None else (Xp[idx], yp[idx])
-            if images is not None:
-                Xb = net.prepare_X(_rows(augment(images if idx is None else images[idx], aug_rng)))
-            loss, errors, penalty = net.step(Xb, yb, m)
-            if not (math.isfinite(loss) and math.isfinite(penalty)):
+    try:
+        for epoch in range(start, epochs):
+            began = time.perf_counter()
+            loss_sum = error_sum = penalty_sum = 0.0
+            finite = True
+            for b, idx in enumerate(_batches(m, batch_size, rng)):
+                Xb, yb = (Xp, yp) if idx is None else (Xp[idx], yp[idx])
+                if images is not None:
+                    Xb = net.prepare_X(_rows(augment(images if idx is None else images[idx], aug_rng)))
+                loss, errors, penalty = net.step(Xb, yb, m)
+                if b == 0:
+                    guard.begin(net.theta, loss / len(Xb) + penalty)
+                if not (math.isfinite(loss) and math.isfinite(penalty)):
+                    finite = False
+                    break
+                opt.step(params, grads)
+                loss_sum, error_sum, penalty_sum = loss_sum + loss, error_sum + errors, penalty_sum + penalty * len(Xb)
+            cost = (loss_sum + penalty_sum) / m if finite else math.nan
+            if not np.isfinite(net.theta).all():
+                cost = math.nan
+            if guard.check(cost, epoch):
+                value = loss + penalty if not finite else (cost if math.isfinite(cost) else "non-finite in the weights")
+                history.stop_reason = guard.restore(net.theta, value, epoch)
+                warnings.warn(history.stop_reason, DivergenceWarning, stacklevel=2)
                 break
-            opt.step(params, grads)
-            loss_sum, error_sum, penalty_sum = loss_sum + loss, error_sum + errors, penalty_sum + penalty * len(Xb)
-        else:
-            loss = None
-        if loss is not None or not np.isfinite(net.theta).all():
-            value = loss if loss is not None else "non-finite in the weights"
-            net.theta[...] = last_finite
-            history.stop_reason = DIVERGED.format(value=value, epoch=epoch, last=last_finite_epoch)
-            warnings.warn(history.stop_reason, DivergenceWarning, stacklevel=2)
-            break
-        last_finite[...] = net.theta
-        last_finite_epoch = epoch
-        logs = {"cost": (loss_sum + penalty_sum) / m, "penalty": penalty_sum / m, "train_error": error_sum / m}
-        if dev is not None:
-            z = net.logits(dev[0])
-            logs["dev_cost"] = net.loss.loss_and_grad(z, dev[1])[0] / len(z)
-            logs["dev_error"] = net.loss.errors(z, dev[1]) / len(z)
-        logs["time"] = time.perf_counter() - began
-        history.append(logs)
-        run.epoch = epoch
+            logs = {"cost": cost, "penalty": penalty_sum / m, "train_error": error_sum / m}
+            if dev is not None:
+                z = net.logits(dev[0])
+                logs["dev_cost"] = net.loss.loss_and_grad(z, dev[1])[0] / len(z)
+                logs["dev_error"] = net.loss.errors(z, dev[1]) / len(z)
+            logs["time"] = time.perf_counter() - began
+            history.append(logs)
+            run.epoch = epoch
+            for cb in callbacks:
+                cb.on_epoch_end(run, logs)
+            for path in run._checkpoint_paths:
+                _save_checkpoint(path, run, rng, _saved(callbacks), aug_rng, guard)
+            run._checkpoint_paths.clear()
+            if run.stop_training:
+                break
+    except BaseException:                   # Ctrl-C, an error: take the progress bar off the terminal
         for cb in callbacks:
-            cb.on_epoch_end(run, logs)
-        for path in run._checkpoint_paths:
-            _save_checkpoint(path, run, rng, _saved(callbacks), aug_rng)
-        run._checkpoint_paths.clear()
-        if run.stop_training:
-            break
+            if isinstance(cb, Progress):
+                cb.abort()
+        raise
     for cb in callbacks:
         cb.on_train_end(run)
     return history
