@@ -13,7 +13,8 @@ import nnrecipe as nr
 from nnrecipe.doctor.diagnose import error_interval
 from nnrecipe.recipe import Result
 from nnrecipe.recipe.experiment import Config
-from nnrecipe.recipe.folds import FoldModels, cross_validate, dev_half_width, make_folds, subsample
+from nnrecipe.recipe.executors import Shared, train
+from nnrecipe.recipe.folds import FoldModels, combine, dev_half_width, make_folds, subsample
 from nnrecipe.recipe.trainers import TrainData
 
 
@@ -125,7 +126,8 @@ def test_cross_validate_combines_the_folds():
     folds, k, _ = make_folds(y, 4, 0, regression=False)
     like = TrainData(X[:1], y[:1], X[:1], y[:1], None, 1)
     t = Echo()
-    r = cross_validate(t, Config(hidden=(4,), epochs=3, batch_size=None), like, X, y, folds, 3, seed=0)
+    shared, cfg = Shared(like, (X, y), tuple(folds)), Config(hidden=(4,), epochs=3, batch_size=None)
+    r = combine([train(t, cfg, shared, i, 3, 0) for i in range(len(folds))], folds, X, y, regression=False)
     assert [c[:2] for c in t.calls] == [(15, 5)] * 4                       # each fold: the rest trains
     assert isinstance(r.model, FoldModels) and len(r.model.models) == 4
     wrong_first = np.sum(y[folds[0]] != 0)                                 # fold 1's model predicts 0

@@ -6,7 +6,8 @@ experiment is trained k times, once without each fold of train+dev, and judged o
 predictions: each of the n = n_train + n_dev rows predicted by the one model that never saw it. The
 paired comparisons then see n rows instead of n_dev. The test set stays locked; the chosen
 configuration is refitted on all of train+dev (see Recipe._finish, and benchmarks/cv_final.py for
-why a refit rather than the fold ensemble).
+why a refit rather than the fold ensemble). The folds train wherever the run's trainings go
+(recipe/executors.py: `train` builds a fold's data with `fold_data`), and `combine` makes one result.
 
 Each fold's model gets its own Standardizer fitted on that fold's training rows only.
 """
@@ -77,27 +78,27 @@ def subsample(data, share, seed):
     return replace(data, X=data.X[keep], y=data.y[keep])
 
 
-def cross_validate(trainer, config, like, X, y, folds, epochs, seed, warm=None, verbose=0):
-    """Train `config` once per fold over train+dev (X (n, ...), y (n,)), and combine the k results.
+def fold_data(like, X, y, val, share, seed):
+    """The TrainData of one fold: train+dev rows (X (n, ...), y (n,)) without the fold's `val` rows to train
+    on (a `share` of them for a learning-curve point), the `val` rows to watch, a Standardizer of the
+    training rows; n_out, output and balanced as the run's `like`."""
+    train = np.setdiff1d(np.arange(len(y)), val)
+    data = replace(like, X=X[train], y=y[train], X_dev=X[val].reshape(len(val), -1), y_dev=y[val],
+                   normalizer=Standardizer().fit(X[train].reshape(len(train), -1)))
+    return subsample(data, share, seed)
 
-    like : the run's TrainData, whose n_out, output and balanced each fold's data keeps.
-    warm : a FoldModels to continue (fold i from its model i), or None. Returns a Result whose model is a
-    FoldModels; history : the folds' per-epoch values averaged (a fold that stopped early keeps its last
-    value); epochs : the most any fold trained; spent : all folds' epochs; train_error and dev_cost : the
-    folds' means; dev_error : the out-of-fold error over the n rows (a rate, or an RMSE); gradient series
-    and findings : those of the first fold."""
-    regression = like.output == "linear"
+
+def combine(results, folds, X, y, regression):
+    """One Result from the k folds' results (in fold order) over train+dev (X (n, ...), y (n,)).
+
+    model : a FoldModels (its oof: each row predicted by the fold model that did not see it); history :
+    the folds' per-epoch values averaged (a fold that stopped early keeps its last value); epochs : the
+    most any fold trained; spent : all folds' epochs; train_error and dev_cost : the folds' means;
+    dev_error : the out-of-fold error over the n rows (a rate, or an RMSE); stop_reason : the folds'
+    reasons when every fold stopped early; gradient series and findings : those of the first fold."""
     oof = np.zeros(len(y), dtype=np.float64 if regression else np.int64)
-    results = []
-    for i, val in enumerate(folds):
-        train = np.setdiff1d(np.arange(len(y)), val)
-        rows = X[train].reshape(len(train), -1)
-        data = replace(like, X=X[train], y=y[train], X_dev=X[val].reshape(len(val), -1), y_dev=y[val],
-                       normalizer=Standardizer().fit(rows))
-        data = subsample(data, config.train_share, seed)
-        r = trainer.run(config, data, epochs, seed, warm=None if warm is None else warm.models[i], verbose=verbose)
-        oof[val] = np.asarray(r.model.predict(data.X_dev)).reshape(-1)
-        results.append(r)
+    for r, val in zip(results, folds):
+        oof[val] = np.asarray(r.model.predict(X[val].reshape(len(val), -1))).reshape(-1)
     longest = max(len(r.history.get("cost", ())) for r in results)
     history = {k: _mean_padded([r.history.get(k, []) for r in results], longest) for k in FIELDS}
     dev = float(np.sqrt(np.mean((oof - y) ** 2))) if regression else float(np.mean(oof != y))
@@ -106,7 +107,7 @@ def cross_validate(trainer, config, like, X, y, folds, epochs, seed, warm=None, 
     return Result(FoldModels([r.model for r in results], oof), history, max(r.epochs for r in results),
                   float(np.mean([r.train_error for r in results])), dev,
                   float(np.mean([r.dev_cost for r in results])),
-                  "; ".join(stops) if len(stops) and all(r.stop_reason for r in results) else None,
+                  "; ".join(stops) if stops and all(r.stop_reason for r in results) else None,
                   first.gradient_epochs, first.gradient_norms, first.findings,
                   spent=sum(r.epochs for r in results))
 

@@ -20,7 +20,8 @@ from ..data.normalize import Standardizer
 from ..doctor.diagnose import check_levels, describe_test, diagnose, error_interval
 from ..errors import BaselineWarning, LeakageWarning, NNRecipeError, TestSetWarning, expect
 from .experiment import Config, Experiment
-from .folds import K, FoldModels, cross_validate, dev_half_width, make_folds, subsample
+from .executors import Runner, Shared, check_executor
+from .folds import K, FoldModels, combine, dev_half_width, make_folds, subsample
 from .inputs import is_table, read_inputs
 from .knobs import Candidate, Context, Skip, check_knobs, default_knobs
 from .store import RUN_FORMAT, RUN_VERSION, RunStore, fingerprint, releases_store
@@ -85,6 +86,13 @@ class Recipe:
     metric : a classifier's error to decide on: "auto" (the default: the balanced error, the mean of the
         per-class error rates, when the rarest class is under 10% of the training rows, else the error
         rate), "error" or "balanced". Both are reported. A regression always decides on the RMSE.
+    workers : how many trainings run at once (default None: one per core of this machine, for the NumPy
+        engine; a torch trainer runs one at a time unless given an executor): the candidates a knob
+        proposes and the folds of each are independent, and go to a local process pool (loky; BLAS one
+        thread per worker). 1: one after the other, in this process.
+    executor : None, or any concurrent.futures.Executor to run them on (e.g. a Dask cluster's
+        `client.get_executor()`), or a dask `Client` (then the data is scattered to the workers once).
+        The same seed gives the same decisions and weights wherever the trainings ran.
     task : "auto" (fractional targets, or whole numbers with many distinct values, are regressed;
         see recipe/target.py), "classify" or "regress". A regression trains a linear output on
         ½·squared error and diagnoses the RMSE in the target's units.
@@ -110,9 +118,9 @@ class Recipe:
 
     def __init__(self, baseline_error="auto", tolerance=None, budget=None, seed=0, out=None, resume=False,
                  force=False, verbose=1, log=print, trainer=None, knobs=None, model=None, task="auto", cv="auto",
-                 metric="auto"):
+                 metric="auto", workers=None, executor=None):
         self.baseline_error, self.tolerance, self.budget, self.seed = baseline_error, tolerance, budget, seed
-        self.task, self.cv, self.metric = task, cv, metric
+        self.task, self.cv, self.metric, self.workers, self.executor = task, cv, metric, workers, executor
         self.knobs, self.model, self.trainer = knobs, model, trainer
         self.out, self.resume, self.force, self.verbose, self.log = out, resume, force, verbose, log
 
@@ -166,11 +174,21 @@ class Recipe:
             self._decide(self._metric_reason)
         self._estimate_baseline(s)
         self._plan_cv(s)
+        self._runner = Runner(Shared(self._data, self._pool, tuple(self._folds) if self._folds else None),
+                              *self._parallel)
+        self._pending = {}
         self._decide(("dev and test match: " if self.match_.same else "WARNING, dev and test differ: ")
                      + self.match_.verdict + ("" if self.match_.same else
                                               " (the notes: dev and test must come from one distribution)"))
         self._check_duplicates(s)
-        self._finish(self._search(knobs))
+        try:
+            best = self._search(knobs)
+        finally:
+            for futures in self._pending.values():      # submitted, then skipped by the budget
+                for f in futures:
+                    getattr(f, "cancel", lambda: None)()
+            self._pending.clear()
+        self._finish(best)
         return self
 
     def predict(self, X):
@@ -261,6 +279,7 @@ class Recipe:
         ok = isinstance(proposal, (list, tuple)) and all(isinstance(c, Candidate) for c in proposal)
         expect(ok, f"knob {knob.name!r}'s propose", "a list of nr.Candidate or an nr.Skip", repr(proposal))
         trained, incumbent = [], best
+        self._prefetch([(c.config, best if c.warm else None) for c in proposal])
         for c in proposal:
             e = self._experiment(c.config, knob.name, why + c.why, warm=best if c.warm else None)
             if e is None:
@@ -414,12 +433,17 @@ class Recipe:
         self.record_["cv"] = {"folds": k, "rows": len(y), "reason": why}
 
     # ---- one experiment ---------------------------------------------------------------------
+    def _key(self, cfg, warm):
+        """(configuration, epochs its weights start from, folds): a warm start from other weights, or a
+        cross-validated run, makes another experiment."""
+        return cfg.key(), warm.trained_epochs if warm else 0, len(self._folds or ())
+
     def _experiment(self, cfg, knob, why, warm=None):
         """Train one configuration (from `warm`'s weights when given: only the epochs it lacks), or
         take it from this run (the same configuration twice) or from the recorded run (--resume).
         None when its epochs would pass the budget."""
-        base, folds = (warm.trained_epochs if warm else 0), len(self._folds or ())
-        key = (cfg.key(), base, folds)            # a warm start from other weights is another experiment
+        key = self._key(cfg, warm)
+        _, base, folds = key
         if key in self._done:
             return self._done[key]
         todo = cfg.epochs - base
@@ -436,7 +460,7 @@ class Recipe:
         else:
             if self.verbose:
                 self.log(f"experiment {number}: {why}")
-            r = self._train(cfg, todo, warm.net if warm else None)
+            r = self._train(cfg, todo, warm, key, f"experiment {number} ({why})")
             e = Experiment(number, knob, why, cfg, r.history, r.epochs, base + r.epochs, r.train_error,
                            r.dev_error, r.dev_cost, None, r.stop_reason,
                            int(np.argmin(r.history["dev_error"])) if r.history.get("dev_error") else None,
@@ -474,15 +498,50 @@ class Recipe:
         data = subsample(self._data, e.config.train_share, self.seed)
         return on(e.net, data.X, data.y), dev
 
-    def _train(self, cfg, epochs, warm):
-        """The trainer's Result for `cfg`: trained on train (its share) and watched on dev, or once per fold
-        over train+dev."""
-        if self._folds:
-            X, y = self._pool
-            return cross_validate(self._trainer, cfg, self._data, X, y, self._folds, epochs, self.seed, warm=warm,
-                                  verbose=self.verbose)
-        return self._trainer.run(cfg, subsample(self._data, cfg.train_share, self.seed), epochs, self.seed,
-                                 warm=warm, verbose=self.verbose)
+    def _train(self, cfg, epochs, warm, key, label):
+        """The trainer's Result for `cfg` (from the `warm` experiment's weights): trained on train (its share)
+        and watched on dev, or once per fold over train+dev; submitted now, or earlier by _prefetch."""
+        futures = self._pending.pop(key, None) or self._submit(cfg, epochs, warm)
+        try:
+            results = [f.result() for f in futures]
+        except (NNRecipeError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if not self._runner.parallel:
+                raise
+            raise NNRecipeError(f"{label} failed where it ran ({type(exc).__name__}: {exc}); the run folder keeps "
+                                "the experiments recorded before it: --resume continues from them") from None
+        return combine(results, self._folds, *self._pool, self.target_.regression) if self._folds else results[0]
+
+    def _submit(self, cfg, epochs, warm, alone=True):
+        """Submit the trainings of one experiment to the runner: one, or one per fold (together, never alone)."""
+        parts = range(len(self._folds)) if self._folds else [None]
+        net = warm.net if warm else None
+        return [self._runner.submit(self._trainer, cfg, p, epochs, self.seed, verbose=self.verbose,
+                                    warm=net.models[p] if isinstance(net, FoldModels) else net,
+                                    alone=alone and len(parts) == 1) for p in parts]
+
+    def _prefetch(self, planned):
+        """Parallel runs: submit at once the trainings of the experiments a knob proposed ((config, warm
+        experiment) pairs) that are not done, not recorded by an earlier run and within the budget now.
+        Their results are read in order by _experiment, so the decisions are those of the serial path; one
+        that the budget skips by then is never read."""
+        if not self._runner.parallel:
+            return
+        todo = {}
+        for cfg, warm in planned:
+            key = self._key(cfg, warm)
+            epochs = (cfg.epochs - key[1]) * max(1, key[2])
+            if not (key in self._done or key in self._pending or key in todo or key in self._store.previous
+                    or (self.budget is not None and self._spent + epochs > self.budget)):
+                todo[key] = (cfg, warm)
+        if len(todo) < 2:
+            return                      # one experiment: _experiment submits it (its folds in parallel)
+        for key, (cfg, warm) in todo.items():
+            self._pending[key] = self._submit(cfg, cfg.epochs - key[1], warm, alone=False)
+        n = len(todo)
+        if self.verbose:
+            self.log(f"{n} experiments in flight ({sum(map(len, self._pending.values()))} trainings)")
 
     # ---- the end: test once, record, report -------------------------------------------------
     def _finish(self, best):
@@ -678,6 +737,10 @@ class Recipe:
         if self.trainer is not None and self.model is not None:
             raise NNRecipeError("give model (a NumPy network builder) or trainer, not both")
         trainer = NumpyTrainer(self.model) if self.trainer is None else self.trainer
+        workers, executor = check_executor(self.workers, self.executor)
+        if self.workers is None and executor is None and not isinstance(trainer, NumpyTrainer):
+            workers = 1                              # a torch trainer owns its devices (GPU, DDP): serial
+        self._parallel = (workers or 1, executor)
         expect(callable(getattr(trainer, "run", None)), "trainer", "an object with run(config, data, epochs, seed, "
                "warm, verbose), e.g. nnrecipe.torch.TorchTrainer", type(trainer).__name__)
         return self._knobs, trainer
