@@ -76,6 +76,16 @@ def _baseline(text):
         raise argparse.ArgumentTypeError(f"expected auto or a number; got {text!r}") from None
 
 
+def _cv(text):
+    """--cv: 'auto' or a whole number (0: decide on dev; k ≥ 2 folds: checked by the Recipe)."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, 0 or a number of folds; got {text!r}") from None
+
+
 def _data_options(p, target_help="the label column (CSV/Parquet) or array (NPZ/.mat, default y)"):
     p.add_argument("--target", help=target_help)
     p.add_argument("--drop-nan", action="store_true", help="drop rows with a missing or non-finite value")
@@ -123,6 +133,13 @@ def parser():
                    help="the best reachable error, e.g. human-level (a rate, or an RMSE for a regression), or "
                         "auto (default): estimated from the training rows")
     r.add_argument("--tolerance", type=float, default=None, help="a gap worth a knob (default 0.02)")
+    r.add_argument("--metric", choices=["auto", "error", "balanced"], default="auto",
+                   help="a classifier's error to decide on: auto (default: the balanced error when the rarest class "
+                        "is under 10%% of the training rows), error (the error rate) or balanced (the mean of the "
+                        "per-class error rates); both are reported")
+    r.add_argument("--cv", type=_cv, default="auto",
+                   help="auto (default): k-fold cross-validation over train+dev when dev is too small to resolve "
+                        "the tolerance; 0: decide on dev; K: always K folds")
     r.add_argument("--budget", type=int, default=None, help="total training epochs over all experiments")
     r.add_argument("--out", help="the run folder (default: runs/NAME, or runs/NAME-2, -3, ... when taken)")
     r.add_argument("--seed", type=_count(0), default=0)
@@ -208,7 +225,7 @@ def train(args):
     import nnrecipe as nr
     console = Console(soft_wrap=True)
     if args.out:
-        writable_path(args.out, "--out")
+        _can_write(writable_path(args.out, "--out"), "--out")
     X, y, Xd, yd, t, s = _load(args.data, args)
     classes = t.classes
     if classes is None:
@@ -251,11 +268,13 @@ def run(args):
         raise NNRecipeError("give --resume or --force, not both")
     name = Path(args.data).stem if args.data not in _bundled() else args.data
     out = writable_folder(args.out or _default_out(Path("runs") / name, args), "--out")
+    args.on_interrupt = f"the run folder {out} can be resumed: {_resume_command(args.argv, out, args.out is not None)}"
     if args.mlflow:
         from .adapters.mlflow import check
         check(args.mlflow)
     recipe = Recipe(baseline_error=args.baseline_error, tolerance=args.tolerance, budget=args.budget,
                     seed=args.seed, out=out, resume=args.resume, force=args.force, task=args.task,
+                    metric=args.metric, cv=args.cv,
                     verbose=0 if args.quiet else 1, log=lambda text: console.print(f"[bold]›[/] {text}"))
     with warnings.catch_warnings():           # the decision trail below states them; no second copy
         warnings.simplefilter("ignore", LeakageWarning)
@@ -308,7 +327,8 @@ def _write_report(out, recipe):
 
 def demo(args):
     from .demos import run_demo
-    result = run_demo(args.name, writable_folder(args.out, "--out"), seed=args.seed)
+    from .recipe.store import make_folder
+    result = run_demo(args.name, make_folder(writable_folder(args.out, "--out"), "--out"), seed=args.seed)
     print(result)
     print("figures: " + ", ".join(str(p) for p in result.figures))
     return 0
@@ -420,7 +440,9 @@ def split(args):
 
     from .data.io import write_data
     from .data.stream import split_file
+    from .recipe.store import make_folder
     console = Console(soft_wrap=True, stderr=True)
+    make_folder(writable_folder(args.out, "--out"), "--out")        # an unwritable --out fails before any work
     source, target = args.data, args.target
     given = source if source in _bundled() else Path(source).resolve()      # what stats.json records
     with tempfile.TemporaryDirectory() as tmp, Progress(console=console, disable=args.quiet, transient=True) as bar:
@@ -465,7 +487,7 @@ def predict(args):
 
     from .data.io import read_arrow
     from .engine.serialize import atomic_write, load
-    out = writable_path(args.out, "--out")
+    out = _can_write(writable_path(args.out, "--out"), "--out")
     net = load(args.model)
     table = read_arrow(args.rows, "NEW")
     where = Path(args.rows).name
@@ -511,7 +533,11 @@ def _model_columns(net, table, where):
 
 
 def main(argv=None):
+    """Run one command; its exit status. Bad input, an unusable path and Ctrl-C end in one line on stderr
+    (exit 2, 2 and 130), never a traceback; any other exception is a bug, and shows its traceback."""
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = parser().parse_args(argv)
+    args.argv, args.on_interrupt = argv, None
     try:
         commands = {"run": run, "runs": runs, "demo": demo, "train": train, "gradcheck": gradcheck, "split": split,
                     "check-match": check_match, "predict": predict}
@@ -519,6 +545,43 @@ def main(argv=None):
     except NNRecipeError as exc:
         print(f"nnrecipe: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:                      # a path that cannot be read or written, a full disk, ...
+        print(f"nnrecipe: error: {_os_error(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nnrecipe: interrupted" + (f"; {args.on_interrupt}" if args.on_interrupt else ""), file=sys.stderr)
+        return 130                              # 128 + SIGINT, as a shell reports it
+
+
+def _can_write(path, name):
+    """path, once a file can be created beside it (then removed): an output that cannot be written fails
+    before the work, not after it."""
+    import tempfile
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
+            pass
+    except OSError as exc:
+        raise NNRecipeError(f"{name} must be a file this process can write; got {str(path)!r} "
+                            f"({exc.strerror or exc})") from None
+    return path
+
+
+def _os_error(exc):
+    """An OSError in words: 'Permission denied: out/run.json' rather than its errno and repr."""
+    where = " → ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    return f"{exc.strerror or type(exc).__name__}: {where}" if where else str(exc) or type(exc).__name__
+
+
+def _resume_command(argv, out, out_given):
+    """The command that goes on with this run: its own arguments with --resume instead of --force, and
+    the run folder when --out was left to the default."""
+    import shlex
+    words = [w for w in argv if not (len(w) > 3 and "--force".startswith(w))]      # argparse takes "--for"
+    if not any(len(w) > 4 and "--resume".startswith(w) for w in words):
+        words.append("--resume")
+    if not out_given:
+        words += ["--out", str(out)]
+    return shlex.join(["nnrecipe", *words])
 
 
 if __name__ == "__main__":

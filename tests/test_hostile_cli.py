@@ -1,0 +1,287 @@
+"""Hostile use of the command line and of the run folder: unwritable paths, files where folders belong,
+missing data, --resume on nothing, two runs into one folder, stale locks, Ctrl-C. Each case ends in the
+package's own error (exit 2) or an interrupt line (exit 130), never a Python traceback."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+
+import pytest
+
+import nnrecipe as nr
+from nnrecipe import cli
+from nnrecipe.cli import main
+from nnrecipe.recipe.store import LOCK, RunStore, StaleLockWarning
+
+FAST = ["--quiet", "--baseline-error", "0"]       # no baseline estimate: the runs below start training at once
+ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def cli_process(*args, **popen):
+    """`python -m nnrecipe ARGS` as a process (stdout, stderr piped, text)."""
+    return subprocess.Popen([sys.executable, "-m", "nnrecipe", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **popen)
+
+
+def run_cli(*args, timeout=120):
+    p = cli_process(*args)
+    out, err = p.communicate(timeout=timeout)
+    return p.returncode, out, err
+
+
+def refused(capsys, argv, *words):
+    """main(argv) exits 2 with one 'nnrecipe: error:' line naming every word; nothing on stdout."""
+    assert main([str(a) for a in argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("nnrecipe: error: ") and "Traceback" not in captured.err
+    for word in words:
+        assert word in captured.err, (word, captured.err)
+    return captured.err
+
+
+def lock_of(folder, **holder):
+    """Write a lock file into folder, as a run with `holder` (pid, host, started) would."""
+    folder.mkdir(parents=True, exist_ok=True)
+    holder = {"pid": os.getpid(), "host": socket.gethostname(), "started": "2026-01-01T00:00:00+00:00"} | holder
+    (folder / LOCK).write_text(json.dumps(holder))
+    return folder / LOCK
+
+
+def a_dead_pid():
+    """The pid of a process that has ended (and been reaped)."""
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+# ---- unwritable and misplaced output paths --------------------------------------------------------
+
+@pytest.mark.parametrize("command", [["run", "circles", *FAST], ["split", "circles"], ["demo", "init"]])
+@pytest.mark.parametrize("where, why", [("/proc/nnr_x", "No such file or directory"),
+                                        ("/sys/nnr_x", "Operation not permitted")])
+def test_an_output_folder_that_cannot_be_created(capsys, command, where, why):
+    if not os.path.isdir(os.path.dirname(where)):
+        pytest.skip(f"no {os.path.dirname(where)} here")
+    refused(capsys, [*command, "--out", where], "--out" if command[0] != "run" else "out", repr(where), why)
+
+
+@pytest.mark.parametrize("command", [["train", "circles", "--epochs", "1"], ["predict", "model.npz", "new.csv"]])
+def test_an_output_file_that_cannot_be_written_fails_before_the_work(capsys, command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    refused(capsys, [*command, "--out", "/proc/nnr_x.npz"], "--out must be a file this process can write",
+            "'/proc/nnr_x.npz'")
+
+
+def test_a_run_folder_whose_models_is_a_file(capsys, tmp_path):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "models").write_text("not a folder")
+    refused(capsys, ["run", "circles", *FAST, "--out", tmp_path / "r"], "out must be a folder", "models")
+    assert not (tmp_path / "r" / LOCK).exists()                  # the failed open gave its lock back
+
+
+@pytest.mark.skipif(ROOT or os.name == "nt", reason="root writes into read-only folders")
+def test_a_read_only_folder(capsys, tmp_path):
+    (tmp_path / "ro").mkdir(mode=0o555)
+    refused(capsys, ["run", "circles", *FAST, "--out", tmp_path / "ro" / "r"], "Permission denied")
+    refused(capsys, ["run", "circles", *FAST, "--out", tmp_path / "ro"], "can create and write")
+
+
+def test_an_output_inside_a_file(capsys, tmp_path):
+    (tmp_path / "f.txt").write_text("x")
+    refused(capsys, ["run", "circles", *FAST, "--out", tmp_path / "f.txt" / "r"], "inside the file")
+    refused(capsys, ["split", "circles", "--out", tmp_path / "f.txt"], "a file")
+
+
+# ---- hostile inputs ---------------------------------------------------------------------------------
+
+def test_missing_data_and_unknown_datasets(capsys, tmp_path):
+    refused(capsys, ["run", tmp_path / "missing.csv", "--target", "y"], "DATA must be a bundled dataset",
+            "missing.csv")
+    refused(capsys, ["run", "circlez"], "football, circles, moons, spirals, digits", "'circlez'")
+    refused(capsys, ["train", "nope.parquet"], "an existing file", "nope.parquet")
+
+
+def test_a_folder_where_a_data_file_belongs(capsys, tmp_path):
+    (tmp_path / "data.csv").mkdir()
+    refused(capsys, ["run", tmp_path / "data.csv", "--target", "y", "--out", tmp_path / "r"], "--target", "image folder")
+    refused(capsys, ["run", tmp_path / "data.csv", "--out", tmp_path / "r"], "no subfolders")
+    refused(capsys, ["gradcheck", tmp_path / "data.csv", "circles"], "a regular file", "is a folder")
+
+
+def test_resume_on_a_folder_that_does_not_exist(capsys, tmp_path, monkeypatch):
+    refused(capsys, ["run", "circles", *FAST, "--out", tmp_path / "nothing", "--resume"], "no run to resume",
+            str(tmp_path / "nothing"), "leave out --resume")
+    assert not (tmp_path / "nothing").exists()
+    monkeypatch.chdir(tmp_path)                              # without --out: runs/circles, which was never made
+    refused(capsys, ["run", "circles", *FAST, "--resume"], "no run to resume", os.path.join("runs", "circles"))
+
+
+def test_an_os_error_is_one_line(capsys, monkeypatch):
+    def full_disk(args):
+        raise OSError(28, "No space left on device", "runs/x/run.json")
+    monkeypatch.setattr(cli, "runs", full_disk)
+    refused(capsys, ["runs", "."], "No space left on device: runs/x/run.json")
+
+
+def test_a_bug_still_shows_its_traceback(monkeypatch):
+    """Only bad input is turned into a line: an unexpected exception is a bug worth seeing whole."""
+    def bug(args):
+        raise ZeroDivisionError("a bug")
+    monkeypatch.setattr(cli, "runs", bug)
+    with pytest.raises(ZeroDivisionError):
+        main(["runs", "."])
+
+
+def test_ctrl_c_in_any_command_is_one_line_and_130(capsys, monkeypatch):
+    def interrupted(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "train", interrupted)
+    assert main(["train", "circles"]) == 130
+    assert capsys.readouterr().err == "nnrecipe: interrupted\n"
+
+
+def test_the_resume_command_of_an_interrupted_run():
+    words = ["run", "data.csv", "--target", "y", "--force"]
+    assert cli._resume_command(words, "runs/data-2", out_given=False) == \
+        "nnrecipe run data.csv --target y --resume --out runs/data-2"
+    assert cli._resume_command(["run", "a b.csv", "--out", "o", "--resume"], "o", out_given=True) == \
+        "nnrecipe run 'a b.csv' --out o --resume"
+
+
+# ---- the run folder's lock ----------------------------------------------------------------------------
+
+def test_a_folder_locked_by_a_live_process_is_refused_naming_it(capsys, tmp_path):
+    lock_of(tmp_path / "r")                                   # this very process: alive
+    err = refused(capsys, ["run", "circles", *FAST, "--out", tmp_path / "r"], "in use by another run",
+                  f"pid {os.getpid()} on host {socket.gethostname()}", str(tmp_path / "r" / LOCK))
+    assert "delete" in err and json.loads((tmp_path / "r" / LOCK).read_text())["pid"] == os.getpid()
+
+
+def test_a_lock_from_another_host_is_never_taken_over(tmp_path):
+    lock_of(tmp_path / "r", host="elsewhere.example", pid=a_dead_pid())
+    with pytest.raises(nr.NNRecipeError, match="in use by another run .pid [0-9]+ on host elsewhere.example"):
+        RunStore(tmp_path / "r").open({}, 0)
+
+
+def test_a_stale_lock_is_taken_over_with_a_note(tmp_path):
+    lock = lock_of(tmp_path / "r", pid=a_dead_pid())
+    with pytest.warns(StaleLockWarning, match="is gone .a killed run.; this run takes the folder over"):
+        store = RunStore(tmp_path / "r").open({}, 0)
+    assert json.loads(lock.read_text())["pid"] == os.getpid()
+    store.close()
+    assert not lock.exists()
+
+
+def test_an_unreadable_lock_is_refused_while_fresh_and_taken_over_when_old(tmp_path):
+    lock = tmp_path / "r" / LOCK
+    lock.parent.mkdir()
+    lock.write_text("")                                       # a holder between creating and writing it
+    with pytest.raises(nr.NNRecipeError, match="cannot be read"):
+        RunStore(tmp_path / "r").open({}, 0)
+    os.utime(lock, (time.time() - 60, time.time() - 60))      # a minute old: its writer died
+    with pytest.warns(StaleLockWarning):
+        RunStore(tmp_path / "r").open({}, 0).close()
+    assert not lock.exists()
+
+
+def test_a_store_never_removes_a_lock_it_does_not_hold(tmp_path):
+    store = RunStore(tmp_path / "r").open({}, 0)
+    theirs = lock_of(tmp_path / "r", pid=12345)               # replaced behind its back
+    store.close()
+    assert theirs.exists()
+
+
+def test_a_refused_resume_gives_the_lock_back(tmp_path):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "run.json").write_text(json.dumps({"format": "nnrecipe-run", "seed": 7}))
+    with pytest.raises(nr.NNRecipeError, match="another format or seed"):
+        RunStore(tmp_path / "r", resume=True).open({}, 0)
+    assert not (tmp_path / "r" / LOCK).exists()
+
+
+def test_a_recipe_that_fails_mid_run_gives_the_lock_back(tmp_path, monkeypatch):
+    def interrupted(self, knobs):
+        assert (tmp_path / "r" / LOCK).exists()              # held while the run trains
+        raise KeyboardInterrupt
+    monkeypatch.setattr(nr.Recipe, "_search", interrupted)
+    X, y = nr.load_dataset("circles").X, nr.load_dataset("circles").y
+    with pytest.raises(KeyboardInterrupt):
+        nr.Recipe(out=tmp_path / "r", baseline_error=0.0, verbose=0).fit(X, y)
+    assert not (tmp_path / "r" / LOCK).exists()
+
+
+# ---- real processes -------------------------------------------------------------------------------------
+
+def test_unwritable_out_and_unknown_data_as_processes():
+    for args, words in ((["run", "circles", *FAST, "--out", "/proc/nnr_x"], ["/proc/nnr_x"]),
+                        (["run", "circlez"], ["circlez"])):
+        code, out, err = run_cli(*args)
+        assert code == 2 and "Traceback" not in err and err.startswith("nnrecipe: error: ")
+        assert all(w in err for w in words), err
+
+
+def wait_for(condition, process, timeout=60.0):
+    end = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
+
+
+HOLD = """
+import sys, time
+from nnrecipe.recipe.store import RunStore
+store = RunStore(sys.argv[1]).open({}, 0)
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_second_run_is_refused_while_a_live_process_holds_the_folder(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "r")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        code, _, err = run_cli("run", "circles", *FAST, "--out", tmp_path / "r")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 2 and "Traceback" not in err
+    assert f"in use by another run (pid {holder.pid} on host {socket.gethostname()}" in err, err
+    with pytest.warns(StaleLockWarning, match=f"pid {holder.pid}"):      # killed: its lock is stale now
+        RunStore(tmp_path / "r").open({}, 0).close()
+
+
+def wait_for(condition, process, timeout=90.0):
+    end = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="SIGINT to a child process is POSIX")
+def test_ctrl_c_during_a_run_is_one_line_130_and_a_resumable_folder(tmp_path):
+    out = tmp_path / "r"
+    first = cli_process("run", "spirals", *FAST, "--budget", "1300", "--out", out)
+    try:
+        wait_for(lambda: (out / "models" / "exp01.npz").exists(), first)     # training is under way
+        first.send_signal(signal.SIGINT)
+        _, err = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    if first.returncode == 0:
+        pytest.skip("the run finished before Ctrl-C reached it")
+    assert first.returncode == 130 and "Traceback" not in err, err
+    resume = f"nnrecipe run spirals {' '.join(FAST)} --budget 1300 --out {out} --resume"
+    assert err.strip().splitlines()[-1] == f"nnrecipe: interrupted; the run folder {out} can be resumed: {resume}"
+    assert not (out / LOCK).exists()                             # given back on the way out
+    code, _, err = run_cli(*resume.split()[1:])
+    assert code == 0 and "Traceback" not in err, err
+    assert json.loads((out / "run.json").read_text())["test"]["n"] > 0      # finished: tested once
