@@ -35,15 +35,18 @@ def cost_ceiling(start):
     """The highest training cost J that is not a divergence: max(BLOWUP_FACTOR·J₀, J₀ + BLOWUP_MARGIN),
     J₀ = `start`, the cost of the weights training started from.
 
-    Why these two terms. J ≥ 0 and healthy training lowers it; a rate that is merely high makes J
-    jagged, but it stays near its start (Adam at lr 0.1 on the bundled datasets: at most ~4·J₀; see
-    tests/test_divergence.py), while a rate far too high multiplies J by 10⁴ or more within an epoch or
-    two. Ten times J₀ lies between the two. The factor alone fails when J₀ is small (a warm start from
-    a trained network, J₀ = 0.01, whose fresh Adam moments bump J for a few epochs), so J may always
-    rise by BLOWUP_MARGIN = 1 as well: a unit of the loss is the cost of a useless model (ln 2 = 0.69
-    for two classes, ln k for k; 0.5 for predicting the mean of a standardized regression target under
-    ½·squared error), a rise no sound step makes. An L2 term is part of J and of J₀: large λ only
-    raises J₀ (and with it the ceiling), while exploding weights raise the term too.
+    Why these two terms. J ≥ 0 and healthy training lowers it; a rate far too high multiplies it by 10⁴
+    or more within an epoch or two (GD or Adam at lr 1e6 on football: 0.5 → 4·10¹³). Measured on healthy
+    runs (the five bundled datasets and a standardized regression; GD, momentum and Adam at lr 1e-3 to
+    0.1; λ 0 to 10; keep_prob 1 and 0.8; full batch and batches of 64): J never rose above 1.22·J₀ after
+    the start. Ten times J₀ lies far between the two. The factor alone fails when J₀ is small: a warm
+    start (fit called again on trained weights, J₀ = 0.01, a fresh optimizer) bumps J by up to 0.09 at
+    lr 0.01, which is 10·J₀. So J may always rise by BLOWUP_MARGIN = 1 too: one unit of the loss is about
+    the cost of a useless model (ln 2 = 0.69 for two classes, ln k for k; 0.5 for the mean of a
+    standardized regression target under ½·squared error), a rise no sound step makes. (Adam at lr 0.1
+    restarted on trained weights can throw J up by 1 to 3 before it recovers: that is stopped, and the
+    advice, a lower rate, fits.) An L2 term is part of J and of J₀: a large λ only raises J₀ and the
+    ceiling with it, while exploding weights raise the term too.
     """
     return max(BLOWUP_FACTOR * start, start + BLOWUP_MARGIN)
 
