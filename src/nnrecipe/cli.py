@@ -140,6 +140,10 @@ def parser():
     r.add_argument("--cv", type=_cv, default="auto",
                    help="auto (default): k-fold cross-validation over train+dev when dev is too small to resolve "
                         "the tolerance; 0: decide on dev; K: always K folds")
+    r.add_argument("--workers", type=int, default=None,
+                   help="trainings at once on this machine (default: one per core; 1: one after the other)")
+    r.add_argument("--dask", metavar="ADDRESS", help="run the trainings on the Dask cluster whose scheduler is at "
+                   "ADDRESS (tcp://host:8786; needs the dask extra: pip install 'nnrecipe[dask]')")
     r.add_argument("--budget", type=int, default=None, help="total training epochs over all experiments")
     r.add_argument("--out", help="the run folder (default: runs/NAME, or runs/NAME-2, -3, ... when taken)")
     r.add_argument("--seed", type=_count(0), default=0)
@@ -262,7 +266,7 @@ def train(args):
 def run(args):
     from rich.console import Console
 
-    from .recipe import Recipe
+    from .recipe.executors import connect
     console = Console(soft_wrap=True)
     if args.resume and args.force:
         raise NNRecipeError("give --resume or --force, not both")
@@ -272,20 +276,14 @@ def run(args):
     if args.mlflow:
         from .adapters.mlflow import check
         check(args.mlflow)
-    recipe = Recipe(baseline_error=args.baseline_error, tolerance=args.tolerance, budget=args.budget,
-                    seed=args.seed, out=out, resume=args.resume, force=args.force, task=args.task,
-                    metric=args.metric, cv=args.cv,
-                    verbose=0 if args.quiet else 1, log=lambda text: console.print(f"[bold]›[/] {text}"))
-    with warnings.catch_warnings():           # the decision trail below states them; no second copy
-        warnings.simplefilter("ignore", LeakageWarning)
-        warnings.simplefilter("ignore", TestSetWarning)
-        if Path(args.data).suffix.lower() in TABLES and Path(args.data).is_file():   # raw columns, as written
-            if not args.target:
-                raise NNRecipeError("--target must name the column to predict in " + Path(args.data).name)
-            recipe.fit(args.data, args.target, name=name, drop_missing=args.drop_nan)
-        else:
-            t = _read(args.data, args) if args.data != "digits" else _bundled_images("digits")
-            recipe.fit(t.X, t.y, test=t.test, name=name, features=t.features, classes=t.classes)
+    if args.dask and args.workers is not None:
+        raise NNRecipeError("give --workers (this machine) or --dask (a cluster), not both")
+    client = connect(args.dask) if args.dask else None        # before any work: a clear error within seconds
+    try:
+        recipe = _run_recipe(args, out, name, client, console)
+    finally:
+        if client is not None:
+            client.close()
     for line in recipe.decisions_:
         console.print(f"  · {line}")
     report = _write_report(out, recipe)
@@ -299,6 +297,26 @@ def run(args):
         from .adapters.mlflow import log_run
         console.print(f"logged to MLflow at {args.mlflow}: run {log_run(out, recipe.record_, args.mlflow)}")
     return 0
+
+
+def _run_recipe(args, out, name, client, console):
+    """The Recipe of `nnrecipe run`, fitted on the data the arguments name."""
+    from .recipe import Recipe
+    recipe = Recipe(baseline_error=args.baseline_error, tolerance=args.tolerance, budget=args.budget,
+                    seed=args.seed, out=out, resume=args.resume, force=args.force, task=args.task,
+                    metric=args.metric, cv=args.cv, workers=args.workers, executor=client,
+                    verbose=0 if args.quiet else 1, log=lambda text: console.print(f"[bold]›[/] {text}"))
+    with warnings.catch_warnings():           # the decision trail below states them; no second copy
+        warnings.simplefilter("ignore", LeakageWarning)
+        warnings.simplefilter("ignore", TestSetWarning)
+        if Path(args.data).suffix.lower() in TABLES and Path(args.data).is_file():   # raw columns, as written
+            if not args.target:
+                raise NNRecipeError("--target must name the column to predict in " + Path(args.data).name)
+            recipe.fit(args.data, args.target, name=name, drop_missing=args.drop_nan)
+        else:
+            t = _read(args.data, args) if args.data != "digits" else _bundled_images("digits")
+            recipe.fit(t.X, t.y, test=t.test, name=name, features=t.features, classes=t.classes)
+    return recipe
 
 
 def _default_out(base, args):
