@@ -177,6 +177,15 @@ def test_a_stale_lock_is_taken_over_with_a_note(tmp_path):
     assert not lock.exists()
 
 
+def test_the_cli_notes_a_stale_lock_in_one_line(capsys, tmp_path):
+    lock_of(tmp_path / "r", pid=a_dead_pid())
+    (tmp_path / "r" / "run.json").write_text(json.dumps({"format": "nnrecipe-run", "seed": 7}))
+    assert main(["run", "circles", *FAST, "--out", str(tmp_path / "r"), "--resume"]) == 2   # then: another seed
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("nnrecipe: warning: ") and err[0].endswith("this run takes the folder over")
+    assert err[1].startswith("nnrecipe: error: --resume: ") and len(err) == 2
+
+
 def test_an_unreadable_lock_is_refused_while_fresh_and_taken_over_when_old(tmp_path):
     lock = tmp_path / "r" / LOCK
     lock.parent.mkdir()

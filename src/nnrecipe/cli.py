@@ -556,6 +556,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = parser().parse_args(argv)
     args.argv, args.on_interrupt = argv, None
+    shown = warnings.showwarning
+    warnings.showwarning = _one_line(shown)
     try:
         commands = {"run": run, "runs": runs, "demo": demo, "train": train, "gradcheck": gradcheck, "split": split,
                     "check-match": check_match, "predict": predict}
@@ -569,6 +571,19 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("nnrecipe: interrupted" + (f"; {args.on_interrupt}" if args.on_interrupt else ""), file=sys.stderr)
         return 130                              # 128 + SIGINT, as a shell reports it
+    finally:
+        warnings.showwarning = shown
+
+
+def _one_line(show):
+    """A warnings.showwarning that writes nnrecipe's own warnings (a stale lock taken over, a divergence)
+    as one line on stderr, 'nnrecipe: warning: ...', without Python's file, line and source; others go
+    to `show`, the one in place before."""
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if not category.__module__.startswith("nnrecipe"):
+            return show(message, category, filename, lineno, file, line)
+        print(f"nnrecipe: warning: {message}", file=sys.stderr if file is None else file)
+    return showwarning
 
 
 def _can_write(path, name):
