@@ -132,14 +132,16 @@ def _headers(data, signature, field, value, size=2):
     return bytes(out)
 
 
-def _lying_size(tmp, path):
-    """A member whose central-directory size and .npy header both claim 3 GiB it does not hold."""
+def _lying_size(tmp, path, both=False):
+    """A member whose central-directory size (and compressed size too, if both) and .npy header
+    claim 3 GiB it does not hold."""
     header = npy_raw({"descr": "<f8", "fortran_order": False, "shape": ((3 << 30) // 8,)})
     zip_file(path, [("__meta__.npy", meta_bytes(BASES[tmp][0][0])), ("param.W1.npy", header + b"\x00" * 64)])
     data, name = path.read_bytes(), b"param.W1.npy"
     at = data.find(name, data.find(name) + 1) - 46                  # W1's central directory entry
     fake = len(header) + (3 << 30) // 8 * 8
-    path.write_bytes(data[:at + 24] + struct.pack("<I", fake) + data[at + 28:])
+    sizes = struct.pack("<II", fake, fake) if both else data[at + 20:at + 24] + struct.pack("<I", fake)
+    path.write_bytes(data[:at + 20] + sizes + data[at + 28:])
     return path
 
 
@@ -218,6 +220,7 @@ MODEL_CASES = [
     ("more bytes than claimed", members(("param.W1.npy", npy_raw({**F8, "shape": (2,)}, b"\x00" * 800))),
      r"16 bytes, but holds 800"),
     ("central size lies (3 GiB)", _lying_size, f"truncated|Bad CRC|{READ}"),
+    ("central sizes both lie (3 GiB)", lambda tmp, path: _lying_size(tmp, path, both=True), "truncated"),
     ("object dtype", members(("param.W1.npy", npy_raw({"descr": "|O", "fortran_order": False, "shape": (2,)},
                                                      b"\x00" * 16))), "'|O'.*without pickle"),
     ("structured dtype", members(("param.W1.npy", npy_raw({"descr": [("a", "|O")], "fortran_order": False,

@@ -38,7 +38,7 @@ MAX_HEADER = 10_000          # bytes of one .npy header (NumPy's own default lim
 MAX_PARAMS = 1 << 28         # parameters a model file may describe (1 GiB as float32)
 MAX_LAYERS = 1_000
 _META = "__meta__"
-_CHUNK = 16 << 20            # .npy data is read in pieces of this size
+_CHUNK = 1 << 18             # .npy data is read in pieces of this size (NumPy's own buffer size)
 
 
 def atomic_write(path, write, name="path"):
@@ -97,13 +97,15 @@ def read_npz(path, name="path", where=None, only=None, limits=None):
                 raise NNRecipeError(f"{name} must be a regular file; {str(path)!r} is not one")
             infos = _members(zf, where)
             names = [info.filename[:-4] for info in infos]
-            arrays = {key: _read_npy(zf, info, where, (limits or {}).get(key))
+            room = os.fstat(f.fileno()).st_size
+            arrays = {key: _read_npy(zf, info, where, (limits or {}).get(key), room)
                       for key, info in zip(names, infos) if only is None or key in only}
     except NNRecipeError:
         raise
     except (OSError, ValueError, KeyError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile,
             zlib.error, lzma.LZMAError, struct.error) as exc:
-        raise NNRecipeError(f"{where} ({type(exc).__name__}: {exc})") from None
+        why = "it is truncated" if isinstance(exc, EOFError) else f"{type(exc).__name__}: {exc}"
+        raise NNRecipeError(f"{where} ({why})") from None
     return arrays, names
 
 
@@ -143,10 +145,12 @@ def _members(zf, where):
     return infos
 
 
-def _read_npy(zf, info, where, limit=None):
+def _read_npy(zf, info, where, limit=None, room=0):
     """The array in one .npy member. Its header is read first and must describe exactly the bytes the
     member holds (at most `limit`), in a dtype of plain numbers or text: no object (pickled) or
-    structured arrays. The data is then read in chunks, so memory follows the bytes really there."""
+    structured arrays. An uncompressed member whose bytes lie within the archive's `room` bytes
+    (what np.savez writes) is read straight into its array; any other in chunks, so that memory
+    follows the bytes really there, whatever the sizes in the zip directory claim."""
     where = f"{where} (member {info.filename!r}"
     limit = MAX_BYTES if limit is None else limit
     with zf.open(info) as f:
@@ -166,12 +170,20 @@ def _read_npy(zf, info, where, limit=None):
                                 f"{held:,})")
         if claimed > limit:
             raise NNRecipeError(f"{where} holds {claimed:,} bytes; at most {limit:,} expected)")
-        data = bytearray()
-        while len(data) < claimed:
-            chunk = f.read(min(claimed - len(data), _CHUNK))
-            if not chunk:
+        there = (info.compress_type == zipfile.ZIP_STORED and info.compress_size == info.file_size
+                 and info.header_offset + info.compress_size <= room)
+        data = np.empty(claimed, np.uint8) if there else bytearray()
+        done = 0
+        while done < claimed:
+            if there:
+                got = f.readinto(memoryview(data[done:done + _CHUNK]))
+            else:
+                chunk = f.read(min(claimed - done, _CHUNK))
+                data += chunk
+                got = len(chunk)
+            if not got:
                 raise NNRecipeError(f"{where} is truncated)")
-            data += chunk
+            done += got
     return np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
 
 
