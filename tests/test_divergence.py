@@ -155,3 +155,14 @@ def test_no_false_alarm_on_healthy_runs_of_every_bundled_dataset(name):
                           verbose=0)
             assert hist.stop_reason is None and len(hist) == epochs, (opt, lr, seed, hist.stop_reason)
             assert max(hist.cost) < cost_ceiling(hist.cost[0]) / 2              # far from the ceiling
+
+
+def test_a_checkpoint_with_a_malformed_guard_is_refused(tmp_path):
+    from nnrecipe.engine.serialize import read_archive, write_archive
+    X, y, net, _ = prepared("football")
+    nr.fit(net, X, y, epochs=2, verbose=0, callbacks=[nr.Checkpoint(tmp_path / "ck.npz")])
+    arrays, meta = read_archive(tmp_path / "ck.npz", "resume")
+    write_archive(tmp_path / "bad.npz", arrays, meta | {"guard": {"start": "0.5", "best": None, "best_epoch": 0}})
+    with pytest.raises(nr.NNRecipeError, match="guard is malformed"):
+        nr.fit(net, X, y, epochs=4, verbose=0, callbacks=[nr.Checkpoint(tmp_path / "ck.npz")],
+               resume=tmp_path / "bad.npz")

@@ -91,8 +91,15 @@ class _Guard:
         return {"guard.theta": self.theta}, meta
 
     def load(self, arrays, meta):
-        if meta is None:                                 # an older checkpoint: the rule starts afresh
+        """What state() saved (meta None: a checkpoint older than the rule, which then starts afresh)."""
+        if meta is None:
             return
+        number = (lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)))
+        ok = (isinstance(meta, dict) and number(meta.get("start")) and number(meta.get("best"))
+              and (meta.get("best_epoch") is None or type(meta.get("best_epoch")) is int))
+        if not ok:
+            raise NNRecipeError(f"resume must name a checkpoint written by nnrecipe.Checkpoint; its divergence "
+                                f"guard is malformed: {str(meta)[:200]}")
         self.start, self.best_epoch = meta["start"], meta["best_epoch"]
         self.best = math.inf if meta["best"] is None else float(meta["best"])
         if "guard.theta" in arrays and arrays["guard.theta"].shape == self.theta.shape:
