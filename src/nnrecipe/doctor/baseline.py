@@ -376,6 +376,11 @@ def estimate_baseline(X_train, y_train, X_dev, y_dev, task, seed=0, max_rows=MAX
     return base
 
 
+def _which(winner, estimate, reached):
+    """The trail's words for which evidence gave the estimate."""
+    return f"{estimate} is kept" if winner == "knn" else f"{REFERENCE} reaches less, so its {reached} is the estimate"
+
+
 def _rows_said(n_used, n_all, m_used, m_all):
     parts = [f"{used:,} of {given:,} {what} rows" for used, given, what in
              ((n_used, n_all, "training"), (m_used, m_all, "dev")) if used < given]
@@ -444,8 +449,7 @@ def _classification(X_train, y_train, X_dev, y_dev, streams, max_rows):
     said = {None: "between Cover–Hart bounds",
             "lower": f"(raised from {_pct(plug)} to the lower of its Cover–Hart bounds)",
             "upper": f"(lowered from {_pct(plug)} to the upper of its Cover–Hart bounds, the 1-NN error)"}[clipped]
-    which = ("the k-NN estimate is kept" if winner == "knn"
-             else f"{REFERENCE} reaches less, so its dev error is the estimate")
+    which = _which(winner, "the k-NN estimate", "dev error")
     note = (f"baseline (estimated): {_pct(estimate)} (95% CI {100 * low:.1f}–{_pct(high)}), k-NN Bayes-error "
             f"estimate {_pct(knn)} (k = {k}) {said} [{_pct(lower)}, {_pct(upper)}]; {REFERENCE} reaches "
             f"{_pct(ref_error)} on dev (95% CI {100 * ref_low:.1f}–{_pct(ref_high)}): {which}"
@@ -486,8 +490,7 @@ def _balanced(X_train, y_train, X_dev, y_dev, streams, max_rows):
                "reference": {"name": "HistGradientBoostingClassifier(class_weight='balanced')",
                              "dev_error": found["error"], "n": m, "low": found["low"], "high": found["high"]},
                "winner": winner}
-    which = ("the k-NN estimate is kept" if winner == "knn"
-             else f"{REFERENCE} reaches less, so its dev error is the estimate")
+    which = _which(winner, "the k-NN estimate", "dev error")
     note = (f"baseline (estimated, balanced error): {_pct(estimate)} (95% CI {100 * low:.1f}–{_pct(high)}), "
             f"k-NN plug-in {_pct(plug)} (k = {k}); {REFERENCE} with balanced class weights reaches "
             f"{_pct(found['error'])} on dev: {which}{_rows_said(n, len(X_train), m, len(X_dev))}")
@@ -543,8 +546,7 @@ def _regression(X_train, y_train, X_dev, y_dev, streams, max_rows):
                       "low": ref_low, "high": ref_high},
         "winner": winner}
     g = lambda v: f"{v:.4g}"
-    which = ("the nearest-neighbour estimate is kept" if winner == "knn"
-             else f"{REFERENCE} reaches less, so its dev RMSE is the estimate")
+    which = _which(winner, "the nearest-neighbour estimate", "dev RMSE")
     note = (f"baseline (estimated): RMSE {g(estimate)} (95% CI {g(low)}–{g(high)}), nearest-neighbour noise "
             f"estimate σ̂ = {g(sigma)} (Gamma test over {P} neighbours; 1-NN: {g(details['one_nn_estimate'])}); "
             f"{REFERENCE} reaches RMSE {g(ref_rmse)} on dev (95% CI {g(ref_low)}–{g(ref_high)}): {which}"
