@@ -458,9 +458,8 @@ def split(args):
 
     from .data.io import write_data
     from .data.stream import split_file
-    from .recipe.store import make_folder
     console = Console(soft_wrap=True, stderr=True)
-    make_folder(writable_folder(args.out, "--out"), "--out")        # an unwritable --out fails before any work
+    _try_folder(writable_folder(args.out, "--out"), "--out")        # an unwritable --out fails before any work
     source, target = args.data, args.target
     given = source if source in _bundled() else Path(source).resolve()      # what stats.json records
     with tempfile.TemporaryDirectory() as tmp, Progress(console=console, disable=args.quiet, transient=True) as bar:
@@ -584,6 +583,17 @@ def _one_line(show):
             return show(message, category, filename, lineno, file, line)
         print(f"nnrecipe: warning: {message}", file=sys.stderr if file is None else file)
     return showwarning
+
+
+def _try_folder(path, name):
+    """Check that the folder `path` can be created and written, leaving no trace: one that did not exist
+    is made and removed again (with the parents made for it), so a command refused later leaves nothing."""
+    from .recipe.store import make_folder
+    made = [p for p in (path, *path.parents) if not p.exists()]         # deepest first
+    make_folder(path, name)
+    for p in made:
+        p.rmdir()
+    return path
 
 
 def _can_write(path, name):
