@@ -574,3 +574,21 @@ def test_hostile_data_npz(tmp_path, name, build, match):
     build(path)
     with pytest.raises(nr.NNRecipeError, match=match):
         nr.read_data(path)
+
+
+@pytest.mark.parametrize("hostile", ["units = 10**12", "shape (10**12,)", "/dev/zero"])
+def test_gradcheck_on_a_hostile_model_says_so_and_nothing_else(tmp_path, capfd, hostile):
+    from nnrecipe.cli import main
+    path = tmp_path / "m.npz"
+    if hostile == "/dev/zero":
+        path.symlink_to("/dev/zero")
+    else:
+        BASES.setdefault(tmp_path, (_base_model(tmp_path), _base_table_model(tmp_path)))
+        next(build for name, build, _ in MODEL_CASES if name == hostile)(tmp_path, path)
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,c,y\n" + "".join(f"{i},{i % 3},{i % 5},{i % 2}\n" for i in range(10)))
+    code = main(["gradcheck", str(path), str(data), "--target", "y"])
+    err = capfd.readouterr().err
+    assert code == 2 and err.startswith("nnrecipe: error: ") and "Traceback" not in err
+    assert {"units = 10**12": "units must be small enough", "shape (10**12,)": "claims shape",
+            "/dev/zero": "is a character device"}[hostile] in err

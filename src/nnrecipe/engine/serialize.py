@@ -92,14 +92,15 @@ def read_npz(path, name="path", where=None, only=None, limits=None):
     where = where or f"{path} is not a readable .npz archive"
     regular_file(path, name)
     try:
-        with open(path, "rb") as f, zipfile.ZipFile(f) as zf:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):        # replaced since regular_file looked
+        with open(path, "rb") as f:
+            opened = os.fstat(f.fileno())
+            if not stat.S_ISREG(opened.st_mode):                    # replaced since regular_file looked
                 raise NNRecipeError(f"{name} must be a regular file; {str(path)!r} is not one")
-            infos = _members(zf, where)
-            names = [info.filename[:-4] for info in infos]
-            room = os.fstat(f.fileno()).st_size
-            arrays = {key: _read_npy(zf, info, where, (limits or {}).get(key), room)
-                      for key, info in zip(names, infos) if only is None or key in only}
+            with zipfile.ZipFile(f) as zf:
+                infos = _members(zf, where)
+                names = [info.filename[:-4] for info in infos]
+                arrays = {key: _read_npy(zf, info, where, (limits or {}).get(key), opened.st_size)
+                          for key, info in zip(names, infos) if only is None or key in only}
     except NNRecipeError:
         raise
     except (OSError, ValueError, KeyError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile,
@@ -194,14 +195,12 @@ def _parse_meta(blob, where):
     try:
         text = blob.tobytes().decode("utf-8")
         depth = _json_depth(text)
-        if depth > MAX_DEPTH:
-            raise NNRecipeError(f"{where} (metadata nests {depth} levels deep; at most {MAX_DEPTH} expected)")
-        meta = json.loads(text)
+        meta = json.loads(text) if depth <= MAX_DEPTH else None
     except (UnicodeDecodeError, RecursionError, ValueError) as exc:
-        if isinstance(exc, NNRecipeError):
-            raise
         raise NNRecipeError(f"{where} (metadata is not JSON text: {type(exc).__name__}: {_brief(str(exc), 200)})") \
             from None
+    if depth > MAX_DEPTH:
+        raise NNRecipeError(f"{where} (metadata nests {depth} levels deep; at most {MAX_DEPTH} expected)")
     if not isinstance(meta, dict):
         raise NNRecipeError(f"{where} (metadata is not an object)")
     return meta
