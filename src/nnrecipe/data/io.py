@@ -215,7 +215,7 @@ def check_range(table, where, csv=False):
     for name, column in zip(table.column_names, table.columns):
         if pa.types.is_floating(column.type):
             values_in_range(column.to_numpy(zero_copy_only=False), f"column {name!r} of {where}",
-                      lambda r: f"row {r} (line {r + 2})" if csv else f"row {r}")
+                            lambda r: f"row {r} (line {r + 2})" if csv else f"row {r}")
 
 
 def values_in_range(values, what, at):
@@ -268,7 +268,7 @@ def _csv_head(path):
                 break
             head += more
         whole = not f.read(1)
-    expect(head.strip(), "path", "a CSV file with a header row", f"{path.name}, which is empty")
+    expect(head.strip() or not whole, "path", "a CSV file with a header row", f"{path.name}, which is empty")
     kind = _looks_like(head)
     expect(kind is None, "path", "a CSV text file", f"{path.name}, which looks like {kind}")
     try:
