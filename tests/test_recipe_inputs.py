@@ -32,8 +32,11 @@ def fit(X, y, **kwargs):
     (lambda X, y: (X, y[:150]), r"y must be of shape \(200,\), one value per row of X; got shape \(150,\)"),
     (lambda X, y: (X, np.zeros(200, int)), r"y must hold at least 2 classes .*; got 1 class \(0\)"),
     (lambda X, y: (X, np.full(200, "cat")), r"got 1 class \('cat'\)"),
-    (lambda X, y: (X, np.where(np.arange(200) == 7, np.nan, X[:, 1])), "y must be finite numbers for a regression; "
-                                                                       "got nan at row 7"),
+    (lambda X, y: (X, np.where(np.arange(200) == 7, np.nan, X[:, 1])), r"y must be finite numbers within ±1e\+30 "
+                                                                       r"for a regression .*; got nan at row 7"),
+    (lambda X, y: (X, np.where(np.arange(200) == 9, 1e149, X[:, 1])), r"y must be finite numbers within ±1e\+30 "
+                                                                       r"for a regression \(the network trains in "
+                                                                       r"float32\); got 1e\+149 at row 9"),
     (lambda X, y: (X, np.where(y == 1, np.nan, 0.0)), r"y must be class labels; got nan at row \d+ \(a missing"),
     (lambda X, y: (X, np.array([1, "a"], dtype=object)[y]), "y must hold labels of one sortable kind"),
 ])
@@ -93,11 +96,16 @@ def test_labels_of_any_kind_are_classes_and_predictions_come_back_as_them(data, 
 
 
 def test_a_budget_below_the_first_experiment_cuts_it(data):
-    r = fit(*data, budget=5)                            # the first experiment wants 600 epochs
+    r = fit(*data, budget=5, cv=0)                      # the first experiment wants 150 epochs
     [first] = r.experiments_
     assert first.config.epochs == 5 and r.record_["spent_epochs"] <= 5
     assert "cut to the budget of 5 epochs" in first.why
     assert "stop: the budget of 5 epochs is spent" in r.decisions_
+    r = fit(*data, budget=10, cv=5)                     # 5 folds: 2 epochs each
+    [first] = r.experiments_
+    assert first.config.epochs == 2 and first.spent <= 10
+    assert "cut to the budget of 10 epochs over 5 folds" in first.why
+    assert "stop: the budget of 10 epochs is spent" in r.decisions_
 
 
 def _run_folder(tmp_path, X, y):

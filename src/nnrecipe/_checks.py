@@ -21,7 +21,9 @@ def as_matrix(X, name="X", dtype=None):
     expect(arr.dtype.kind in "biuf", name, "numeric", f"dtype {arr.dtype}")
     arr = arr.astype(dtype or arr.dtype, copy=False) if arr.dtype.kind == "f" else arr.astype(dtype or np.float64)
     # A finite sum proves every entry finite without an n-sized temporary; else look closer.
-    if not np.isfinite(np.add.reduce(arr, axis=None)) and not np.isfinite(arr).all():
+    with np.errstate(over="ignore", invalid="ignore"):     # a huge finite sum is only a cue to look closer
+        total = np.add.reduce(arr, axis=None)
+    if not np.isfinite(total) and not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise NNRecipeError(f"{name} must be finite; got {arr[tuple(bad)]} at row {bad[0]}, column {bad[1]}")
     return arr

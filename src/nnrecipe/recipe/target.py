@@ -16,6 +16,7 @@ from ..errors import NNRecipeError, expect
 
 TASKS = ("auto", "classify", "regress")
 MAX_CLASSES, MIN_PER_CLASS = 20, 20
+MAX_TARGET = 1e30                      # a regression target's largest magnitude: its square stays a float32
 UNITS = "RMSE"                        # the error a regression is diagnosed on, in the target's units
 
 
@@ -93,10 +94,10 @@ def _values(y, name):
     if values is None:
         bad = next((i for i, v in enumerate(y) if not isinstance(plain(v), (int, float)) or isinstance(v, bool)), 0)
         raise NNRecipeError(f"{name} must be numbers for a regression; got {plain(y[bad])!r} at row {bad}")
-    bad = np.flatnonzero(~np.isfinite(values))
+    bad = np.flatnonzero(~(np.abs(values) <= MAX_TARGET))
     if bad.size:
-        raise NNRecipeError(f"{name} must be finite numbers for a regression; got {plain(values[bad[0]])} at row "
-                            f"{bad[0]}")
+        raise NNRecipeError(f"{name} must be finite numbers within ±{MAX_TARGET:.0e} for a regression (the network "
+                            f"trains in float32); got {plain(values[bad[0]])} at row {bad[0]}")
     return values
 
 
