@@ -199,7 +199,7 @@ def test_dead_relus_after_a_huge_learning_rate(moons):
     mon = GradientMonitor(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", nr.DivergenceWarning)     # no NaN: the units die, training goes on
-        nr.fit(net, X, y, epochs=10, optimizer="gd", lr=10, verbose=0, callbacks=[mon])
+        nr.fit(net, X, y, epochs=10, optimizer="gd", lr=3.8, verbose=0, callbacks=[mon])   # 10 diverges: stopped
     dead = [f for f in mon.findings if f.rule == "dead_relu"]
     assert [f.layer for f in dead] == ["W2"] and dead[0].value >= DEAD and dead[0].threshold == DEAD
     assert mon.dead_share["W2"][-1] >= DEAD and mon.dead_share["W2"][0] < DEAD       # killed by training

@@ -6,7 +6,8 @@ class NNRecipeError(ValueError):
 
 
 class DivergenceWarning(RuntimeWarning):
-    """Training stopped because the cost became NaN or infinite."""
+    """Training stopped because the cost became NaN or infinite, or rose far above its starting value
+    (training.callbacks.diverged); the weights with the lowest cost were restored."""
 
 
 class TestSetLocked(NNRecipeError):

@@ -12,6 +12,7 @@ run's data travels once to a Dask cluster (`Client.scatter`) and with each task 
 """
 
 import os
+import signal
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -84,7 +85,9 @@ class Runner:
         if self.executor is None:
             from joblib.externals.loky import get_reusable_executor
 
-            self.executor = get_reusable_executor(max_workers=self.workers)
+            # workers ignore Ctrl-C: the main process handles it (one line, a resumable folder), not k tracebacks
+            self.executor = get_reusable_executor(max_workers=self.workers, initializer=signal.signal,
+                                                  initargs=(signal.SIGINT, signal.SIG_IGN))
         shared = self.shared if self._remote is None else self._remote
         return self.executor.submit(train, trainer, config, shared, part, epochs, seed, warm)
 

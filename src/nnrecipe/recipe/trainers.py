@@ -158,9 +158,9 @@ class NumpyTrainer(Trainer):
             _fold(net, sigma, mu)                        # predicts in the target's units
             for k in ("train_error", "dev_error"):      # MSE of t per epoch → RMSE of y
                 history[k] = [sigma * float(np.sqrt(v)) for v in history[k]]
-        return Result(net, history, len(h), error(data.rows, data.y), error(data.X_dev, data.y_dev),
-                      history["dev_cost"][-1], h.stop_reason, list(monitor.epochs), monitor.grad_norms,
-                      [f.to_dict() for f in monitor.findings])
+        dev_cost = history["dev_cost"][-1] if history["dev_cost"] else float("nan")   # no epoch: a blow-up at once
+        return Result(net, history, len(h), error(data.rows, data.y), error(data.X_dev, data.y_dev), dev_cost,
+                      h.stop_reason, list(monitor.epochs), monitor.grad_norms, [f.to_dict() for f in monitor.findings])
 
     def save(self, model, path, classes=None, features=None, preprocessor=None):
         """The model file also holds the labels, the column names and a raw table's preprocessor, so that
