@@ -1,0 +1,140 @@
+"""Wall time of `nnrecipe run` with --workers 1 and --workers 2 (issue 15), and the same decisions.
+
+Per table, the run `nnrecipe run DATA` makes, as library calls in this one process, same seed (0),
+verbose=0, every default otherwise (budget, cross-validation, knobs):
+
+    football      nnrecipe.datasets.football_table()            its own test set
+    digits        load_dataset("digits", images=True)            8x8 images, as the CLI reads them
+    breast cancer sklearn.datasets.load_breast_cancer()          569 rows, 30 features
+    penguins      tests/fixtures/penguins.csv, target "species"  a raw table, as `--target species`
+
+each timed with
+
+    w1        Recipe(workers=1): every training in this process, one after another, BLAS as configured
+              (OpenBLAS uses every core by default);
+    w1 blas1  the same inside threadpool_limits(1): serial, one BLAS thread, as each pool worker has;
+    w2        Recipe(workers=2): the independent trainings (a knob's candidates, the k folds of each
+              experiment) on loky's local pool of 2 processes, one BLAS thread each.
+
+The three are interleaved within each repeat, in an order that rotates from repeat to repeat, so that a
+change of the machine's load touches all of them; the table shows per-table medians over the repeats.
+loky's pool is started once (the first w2 run pays for it; its time is reported apart) and reused by
+the later runs of this process, as it is by later runs of one Python session. w1/w2 is what a user of
+`--workers 2` gains over `--workers 1`; (w1 blas1)/w2 is the part of it due to the two processes alone.
+Every run of a table must give the same decision trail (checked, ✔ in the table). "grid" says whether
+the L2 grid ran (5 candidates at once, each with its folds: the λ-grid-heavy runs), "exp" the
+experiments, "epochs" the epochs they trained. Target (issue 15): w1/w2 ≥ 1.5 on the λ-grid-heavy runs.
+
+The machine's load average (os.getloadavg(): 1, 5, 15 minutes) is printed before and after: on a shared
+2-core machine other processes slow every run, the serial runs with multi-threaded BLAS the most.
+
+    python benchmarks/parallel.py [--repeats 3] [--tables football digits breast_cancer penguins]
+"""
+
+import argparse
+import os
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import nnrecipe as nr
+from nnrecipe.datasets import football_table, load_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLES = ("football", "digits", "breast_cancer", "penguins")
+MODES = ("w1", "w1 blas1", "w2")
+
+
+def fitter(name):
+    """fit(recipe) -> recipe, the way `nnrecipe run NAME` fits it."""
+    if name == "football":
+        t = football_table()
+        return lambda r: r.fit(t.X, t.y, test=t.test, name=name, features=t.features, classes=t.classes)
+    if name == "digits":
+        t = load_dataset("digits", images=True)
+        return lambda r: r.fit(t.X, t.y, test=t.test, name=name, features=t.features, classes=t.classes)
+    if name == "breast_cancer":
+        from sklearn.datasets import load_breast_cancer
+        b = load_breast_cancer()
+        return lambda r: r.fit(b.data, b.target, name=name, features=list(b.feature_names))
+    if name == "penguins":
+        path = ROOT / "tests" / "fixtures" / "penguins.csv"
+        return lambda r: r.fit(str(path), "species", name=name)
+    raise SystemExit(f"unknown table {name!r}; one of {', '.join(TABLES)}")
+
+
+def timed(fit, mode):
+    """(seconds, recipe) of one run in `mode`."""
+    recipe = nr.Recipe(verbose=0, seed=0, workers=2 if mode == "w2" else 1)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if mode == "w1 blas1":
+            with threadpool_limits(limits=1):
+                fit(recipe)
+        else:
+            fit(recipe)
+    return time.perf_counter() - t0, recipe
+
+
+def load():
+    return " / ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--tables", nargs="+", default=list(TABLES), choices=TABLES)
+    args = ap.parse_args()
+    blas = ", ".join(f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info()) or "none found"
+    print(f"{os.cpu_count()} cores; BLAS/OpenMP here: {blas}")
+    print(f"load average before (1/5/15 min): {load()}")
+    rows, first_pool = [], None
+    for name in args.tables:
+        fit = fitter(name)
+        seconds, trails, last = {m: [] for m in MODES}, set(), None
+        for rep in range(args.repeats):
+            order = MODES[rep % 3:] + MODES[:rep % 3]           # rotate: no mode always first
+            for mode in order:
+                s, r = timed(fit, mode)
+                if mode == "w2" and first_pool is None:
+                    first_pool = (name, s)                      # includes loky's start-up
+                else:
+                    seconds[mode].append(s)
+                trails.add(tuple(r.decisions_))
+                last = r
+                print(f"  {name:<13} repeat {rep + 1} {mode:<8} {s:7.1f} s  (load {os.getloadavg()[0]:.2f})",
+                      flush=True)
+        med = {m: statistics.median(v) if v else float("nan") for m, v in seconds.items()}
+        grid = any(e.knob == "l2" for e in last.experiments_)
+        rows.append((name, med, len(trails) == 1, grid, len(last.experiments_), last.record_["spent_epochs"],
+                     (last.record_.get("cv") or {}).get("folds")))
+    print()
+    print(f"load average after (1/5/15 min): {load()}")
+    if first_pool:
+        print(f"first w2 run ({first_pool[0]}), loky's pool start-up included: {first_pool[1]:.1f} s (not in "
+              "the medians)")
+    print()
+    print(f"medians over {args.repeats} repeats, seconds of wall time")
+    print()
+    print("| table | exp | epochs | folds | grid | w1 | w1 blas1 | w2 | w1/w2 | (w1 blas1)/w2 | same decisions |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, med, same, grid, n, epochs, folds in rows:
+        print(f"| {name} | {n} | {epochs} | {folds or '-'} | {'yes' if grid else 'no'} | {med['w1']:.1f} | "
+              f"{med['w1 blas1']:.1f} | {med['w2']:.1f} | {med['w1'] / med['w2']:.2f}x | "
+              f"{med['w1 blas1'] / med['w2']:.2f}x | {'✔' if same else '✘ DIFFER'} |")
+    heavy = [(name, med['w1'] / med['w2']) for name, med, _, grid, *_ in rows if grid]
+    if heavy:
+        ok = all(ratio >= 1.5 for _, ratio in heavy)
+        print()
+        print(f"target w1/w2 ≥ 1.5 on the λ-grid-heavy runs ({', '.join(n for n, _ in heavy)}): "
+              f"{'met' if ok else 'NOT met'}")
+    if not all(same for _, _, same, *_ in rows):
+        raise SystemExit("the decisions differ between runs of one table")
+
+
+if __name__ == "__main__":
+    main()
