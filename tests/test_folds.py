@@ -170,7 +170,10 @@ def test_a_small_dev_set_switches_to_cross_validation_and_refits(tmp_path):
     # --resume reads the fold models back (out-of-fold predictions again) and trains nothing
     again = nr.Recipe(verbose=0, budget=1500, seed=0, out=tmp_path / "run", resume=True).fit(X, y)
     assert [e.to_dict()["dev_error"] for e in again.experiments_] == [e.to_dict()["dev_error"] for e in r.experiments_]
-    assert again.decisions_[:-2] == r.decisions_[:-2]
+    cv_line = next(i for i, d in enumerate(r.decisions_) if "cross-validation over train+dev" in d)
+    assert again.decisions_[cv_line].startswith("as the run being resumed decided: every decision uses 5-fold")
+    assert again.decisions_[:cv_line] + again.decisions_[cv_line + 1:-2] == r.decisions_[:cv_line] + r.decisions_[
+        cv_line + 1:-2]
     assert again.decisions_[-2] == (f"refit of experiment {r.best_experiment_.id}'s configuration on all "
                                     f"{cv['rows']} rows of train+dev: read back from the finished run")
     assert "not opened again" in again.decisions_[-1]

@@ -24,8 +24,8 @@ def logged(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mlflow")
     moons = nr.load_dataset("moons", n=200)
     out = tmp / "run"
-    # a budget of two experiments: the start and the first L2 run, which stops early on a plateau
-    r = Recipe(out=out, verbose=0, budget=1200).fit(moons.X, moons.y, name="moons", features=moons.features,
+    # a budget of more than one experiment, decided on dev (one training each)
+    r = Recipe(out=out, verbose=0, budget=1200, cv=0).fit(moons.X, moons.y, name="moons", features=moons.features,
                                                      classes=moons.classes)
     write_report(out, r.record_, net=r.best_, X=r.split_.train.X, y=r.split_.train.y)
     uri = f"file:{tmp / 'mlruns'}"
@@ -66,7 +66,7 @@ def test_parent_run_holds_the_record(logged):
     assert p["hidden"] == ",".join(map(str, final["config"]["hidden"]))
     assert float(p["l2"]) == final["config"]["l2"] and float(p["lr"]) == final["config"]["lr"]
     assert p["optimizer"] == "adam" and int(p["epochs"]) == final["config"]["epochs"]
-    assert "batch_size" not in p                    # None (full batch) is skipped
+    assert p["batch_size"] == str(final["config"]["batch_size"])     # (None, full batch, would be skipped)
     assert m["test_error"] == record["test"]["error"]
     assert m["test_low"] == pytest.approx(record["test"]["low"]) and m["test_high"] == pytest.approx(record["test"]["high"])
     assert m["dev_error"] == pytest.approx(final["dev_error"]) and m["train_error"] == pytest.approx(final["train_error"])
@@ -94,7 +94,7 @@ def test_one_child_per_experiment_with_its_history(logged):
         assert logged.child_artifacts[name] == {f"model/{e['model'].split('/')[-1]}"}
     # a few log_batch calls, ≤ 1000 values each: one for the parent, ⌈5·epochs/1000⌉ per child
     assert len(logged.calls) == 1 + sum(math.ceil(5 * e["epochs"] / 1000) for e in record["experiments"])
-    assert max(len(kw.get("metrics", ())) for kw in logged.calls) == 1000
+    assert max(len(kw.get("metrics", ())) for kw in logged.calls) <= 1000
 
 
 def test_artifacts_hold_the_run_folder(logged):

@@ -771,7 +771,7 @@ def _recorded_run(out):
 def test_run_json_round_trip(tmp_path):
     _t, r = _recorded_run(tmp_path / "run")
     record = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert record["version"] == 2 and record["final"]["experiment"] == r.best_experiment_.id == 2
+    assert record["version"] == 3 and record["final"]["experiment"] == r.best_experiment_.id == 2
     assert len(record["experiments"]) == len(r.experiments_) == 4
     for row, e in zip(record["experiments"], r.experiments_):
         assert nr.Experiment.from_dict(row).to_dict() == e.to_dict()
@@ -818,7 +818,7 @@ def test_a_version_1_run_is_resumed_without_training(tmp_path):
     assert tried(r) == tried(first) and r.best_experiment_.id == 2
     assert [e.dev_cost for e in r.experiments_] == [0.75] * 4
     assert [e.outcome for e in r.experiments_] == [e.outcome for e in first.experiments_]
-    assert json.loads((out / "run.json").read_text())["version"] == 2
+    assert json.loads((out / "run.json").read_text())["version"] == 3
 
 
 # ---- the baseline: given, estimated ("auto", the default), or the fallback to 0 ---------------------

@@ -42,11 +42,14 @@ def test_the_record_is_on_disk_with_every_model(football_run):
     r, out = football_run
     record = json.loads((out / "run.json").read_text())
     assert record["format"] == "nnrecipe-run" and len(record["experiments"]) == len(r.experiments_)
-    assert all((out / e["model"]).exists() for e in record["experiments"])
+    assert record["cv"]["folds"] == 5                # 53 dev rows cannot resolve 2 points: cross-validated
+    stem = lambda e: e["model"].rsplit(".", 1)[0]
+    assert all((out / f"{stem(e)}-fold{i}.npz").exists() for e in record["experiments"] for i in range(1, 6))
     net = nr.load(out / "model.npz")
     t = nr.load_dataset("football")
     assert net.error(*t.test) == pytest.approx(r.test_error_)       # the normalizer travels with the model
-    assert record["test"]["n"] == 200 and record["spent_epochs"] == sum(e["epochs"] for e in record["experiments"])
+    assert record["test"]["n"] == 200 and record["spent_epochs"] == (sum(e["spent"] for e in record["experiments"])
+                                                                      + record["final"]["refit"]["epochs"])
     test = record["test"]            # the 95% Wilson interval around the error, from the count of errors
     assert test["method"] == "wilson" and test["errors"] == round(test["error"] * 200)
     assert test["low"] < test["error"] < test["high"]
@@ -115,7 +118,9 @@ def test_images_get_the_augmentation_knob_when_variance_stays_high():
     keep = np.random.default_rng(0).permutation(len(t.X))[:400]          # small: variance stays high
     r = Recipe(verbose=0, tolerance=0.005).fit(t.X[keep], t.y[keep], classes=t.classes)
     assert "augment" in [e.knob for e in r.experiments_]
-    assert r.record_["learning_curve"]["sizes"][-1] == len(r.split_.train)
+    cv = r.record_["cv"]                  # cross-validated: a fold trains on all train+dev but its own rows
+    assert r.record_["learning_curve"]["sizes"][-1] == (cv["rows"] - cv["rows"] // cv["folds"] if cv
+                                                         else len(r.split_.train))
 
 
 TWO = np.arange(60) % 2

@@ -54,6 +54,6 @@ def test_resume_of_a_version_1_run_trains_nothing_and_keeps_its_test_result(v1, 
     r = nr.Recipe(out=v1, resume=True, verbose=0, budget=before["budget"]).fit(t.X, t.y, test=t.test,
                                                                              name="football", classes=t.classes)
     after = json.loads((v1 / "run.json").read_text())
-    assert after["version"] == 2 and after["test"] == before["test"] and r.split_.test_openings == []
+    assert after["version"] == 3 and after["test"] == before["test"] and r.split_.test_openings == []
     assert [e["dev_error"] for e in after["experiments"]] == [e["dev_error"] for e in before["experiments"]]
     assert after["final"]["experiment"] == before["final"]["experiment"]

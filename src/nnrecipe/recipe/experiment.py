@@ -96,14 +96,14 @@ class Experiment:
         return self.trained_epochs < self.config.epochs
 
     def to_dict(self):
-        """The run.json row (version 2): JSON-able, without the model itself."""
+        """The run.json row (version 3): JSON-able, without the model itself."""
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "net"}
         return d | {"config": asdict(self.config), "diagnosis": self.diagnosis.to_dict(),
                     "dev_cost": _finite(self.dev_cost)}
 
     @classmethod
     def from_dict(cls, d):
-        """A run.json row of version 2, or of version 1 (no dev_cost, stop_reason or outcome)."""
+        """A run.json row of version 3, 2 (no folds, spent or plain_errors) or 1 (no dev_cost, stop_reason or outcome either)."""
         names = {f.name for f in fields(cls)} - {"net", "config", "diagnosis"}
         values = {k: v for k, v in d.items() if k in names}
         dev_cost = d.get("dev_cost")

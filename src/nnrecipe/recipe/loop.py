@@ -204,6 +204,9 @@ class Recipe:
         budget is spent, or when no knob of the kind needed is left. Returns the incumbent."""
         cfg = first_config(self._context.n_features, self._context.n_train)
         why = "a He-initialized ReLU network sized from the data"
+        started = [e for e in (self._store.previous_record or {}).get("experiments", []) if e.get("knob") == "start"]
+        if started:                    # --resume: the recorded run's start (an older nnrecipe may have chosen another)
+            cfg = Config.from_dict(started[0]["config"])
         models = max(1, len(self._folds or ()))                       # one per fold when cross-validating
         if self.budget is not None and self.budget < cfg.epochs * models:     # a run always trains something
             cfg, why = (replace(cfg, epochs=max(1, self.budget // models)),
@@ -416,15 +419,21 @@ class Recipe:
         half = dev_half_width(n_dev, self.baseline_error_, regression)
         at = (f"dev's 95% interval at the baseline of {show(self.baseline_error_)} is ± {show(half)} over {n_dev} "
               f"rows")
-        if self.cv == 0 or (self.cv == "auto" and half <= self.tolerance_):
+        cv, recorded = self.cv, self._store.previous_record
+        if cv == "auto" and recorded is not None:        # --resume: the recorded run's way (none before version 3)
+            cv = (recorded.get("cv") or {}).get("folds", 0)
+            at = "as the run being resumed decided"
+        if cv == 0 or (cv == "auto" and half <= self.tolerance_):
             if self.cv == "auto":
-                self._decide(f"decisions on dev: {at}, within the tolerance of {show(self.tolerance_)}")
+                self._decide(f"decisions on dev: {at}" + (f", within the tolerance of {show(self.tolerance_)}"
+                                                          if recorded is None else ""))
             return
         X, y = np.concatenate([s.train.X, s.dev.X]), np.concatenate([s.train.y, s.dev.y])
-        folds, k, note = make_folds(y, K if self.cv == "auto" else self.cv, self.seed, regression)
+        folds, k, note = make_folds(y, K if cv == "auto" else cv, self.seed, regression)
         if note:
             self._decide(note)
-        why = (f"{at}, wider than the tolerance of {show(self.tolerance_)}" if self.cv == "auto" else f"cv={self.cv}")
+        why = (f"{at}, wider than the tolerance of {show(self.tolerance_)}" if cv == "auto" else
+               at if self.cv == "auto" else f"cv={self.cv}")
         self._decide(f"{why}: every decision uses {k}-fold cross-validation over train+dev ({len(y)} rows; an "
                      "experiment's dev error is its out-of-fold error), and the chosen configuration is refitted "
                      "on all of them")

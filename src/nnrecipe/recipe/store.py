@@ -1,7 +1,7 @@
 """The run folder: run.json, models/, the chosen model and the report; the data's fingerprint that
 --resume must find unchanged; atomic writes. The policy never touches a path: it asks the store.
 
-    runs/football/run.json           the record (version 2; version-1 files are still read)
+    runs/football/run.json           the record (version 3: cross-validation, metric; versions 1 and 2 are still read)
     runs/football/models/exp01.npz   every experiment's model
     runs/football/model.npz          the chosen one
     runs/football/.lock              while a run holds the folder: its pid and host (JSON)
@@ -33,7 +33,7 @@ from ..errors import NNRecipeError
 from .experiment import Experiment
 
 RUN_FORMAT = "nnrecipe-run"
-RUN_VERSION = 2
+RUN_VERSION = 3
 NEW_OUT = "use a new --out, or --force to replace that run"
 LOCK = ".lock"
 

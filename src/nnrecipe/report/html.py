@@ -298,8 +298,9 @@ class _Page:
                                ("wide " if len(case) > 9 else "") + ("fine" if case == "good fit" else "high")))
             cv = r.get("cv") if isinstance(r.get("cv"), dict) else None
             judged = cv.get("rows") if cv else split.get("dev")
-            cards.append(_card(f"Dev {self.measure}" + (" (out-of-fold)" if cv else ""), self.fmt(d.get("dev_error")),
-                               f"{self.ci(d.get('dev_error'), judged)}n = {_e(judged if judged is not None else '?')}"))
+            cards.append(_card(f"Dev {self.measure}", self.fmt(d.get("dev_error")),
+                               f"{self.ci(d.get('dev_error'), judged)}n = {_e(judged if judged is not None else '?')}"
+                               + (" out of fold (train+dev)" if cv else "")))
             cards.append(_card(f"Train {self.measure}", self.fmt(d.get("train_error")),
                                f"n = {_e(split.get('train', '?'))}"))
         baseline = r.get("baseline") if isinstance(r.get("baseline"), dict) else {}
