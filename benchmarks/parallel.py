@@ -18,15 +18,20 @@ each timed with
 
 The three are interleaved within each repeat, in an order that rotates from repeat to repeat, so that a
 change of the machine's load touches all of them; the table shows per-table medians over the repeats.
-loky's pool is started once (the first w2 run pays for it; its time is reported apart) and reused by
-the later runs of this process, as it is by later runs of one Python session. w1/w2 is what a user of
+loky's pool is started once (by the ceiling below) and reused by every later run of this process, as it
+is by later runs of one Python session; the first w2 run, whose workers import nnrecipe, is reported
+apart and left out of the medians. w1/w2 is what a user of
 `--workers 2` gains over `--workers 1`; (w1 blas1)/w2 is the part of it due to the two processes alone.
 Every run of a table must give the same decision trail (checked, ✔ in the table). "grid" says whether
 the L2 grid ran (5 candidates at once, each with its folds: the λ-grid-heavy runs), "exp" the
 experiments, "epochs" the epochs they trained. Target (issue 15): w1/w2 ≥ 1.5 on the λ-grid-heavy runs.
 
 The machine's load average (os.getloadavg(): 1, 5, 15 minutes) is printed before and after: on a shared
-2-core machine other processes slow every run, the serial runs with multi-threaded BLAS the most.
+2-core machine other processes slow every run, the serial runs with multi-threaded BLAS the most. And
+the machine's ceiling, measured before and after the runs: 6 chunks of pure-Python work (no BLAS, no
+data) in this process one after another, then on the same pool of 2 processes. Their ratio is the most
+any --workers 2 could gain here at that moment (about 2 on an idle 2-core machine; about 1 when other
+processes keep the cores busy), the yardstick for w1/w2.
 
     python benchmarks/parallel.py [--repeats 3] [--tables football digits breast_cancer penguins]
 """
@@ -80,6 +85,32 @@ def timed(fit, mode):
     return time.perf_counter() - t0, recipe
 
 
+def _spin(n):
+    s = 0
+    for i in range(n):
+        s += i
+    return s
+
+
+def ceiling(n=10_000_000, chunks=6):
+    """(serial seconds, pool seconds) of `chunks` pieces of pure-Python work on loky's pool of 2."""
+    from joblib.externals.loky import get_reusable_executor
+    pool = get_reusable_executor(max_workers=2)
+    [f.result() for f in [pool.submit(_spin, 10) for _ in range(4)]]          # the pool up
+    t0 = time.perf_counter()
+    for _ in range(chunks):
+        _spin(n)
+    serial = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    [f.result() for f in [pool.submit(_spin, n) for _ in range(chunks)]]
+    return serial, time.perf_counter() - t0
+
+
+def show_ceiling(when):
+    a, b = ceiling()
+    print(f"ceiling {when}: pure-Python work {a:.2f} s serial, {b:.2f} s on 2 processes: {a / b:.2f}x")
+
+
 def load():
     return " / ".join(f"{v:.2f}" for v in os.getloadavg())
 
@@ -92,6 +123,7 @@ def main():
     blas = ", ".join(f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info()) or "none found"
     print(f"{os.cpu_count()} cores; BLAS/OpenMP here: {blas}")
     print(f"load average before (1/5/15 min): {load()}")
+    show_ceiling("before")
     rows, first_pool = [], None
     for name in args.tables:
         fit = fitter(name)
@@ -101,7 +133,7 @@ def main():
             for mode in order:
                 s, r = timed(fit, mode)
                 if mode == "w2" and first_pool is None:
-                    first_pool = (name, s)                      # includes loky's start-up
+                    first_pool = (name, s)                      # the workers' imports included
                 else:
                     seconds[mode].append(s)
                 trails.add(tuple(r.decisions_))
@@ -114,9 +146,10 @@ def main():
                      (last.record_.get("cv") or {}).get("folds")))
     print()
     print(f"load average after (1/5/15 min): {load()}")
+    show_ceiling("after")
     if first_pool:
-        print(f"first w2 run ({first_pool[0]}), loky's pool start-up included: {first_pool[1]:.1f} s (not in "
-              "the medians)")
+        print(f"first w2 run ({first_pool[0]}), the workers importing nnrecipe: {first_pool[1]:.1f} s (not in the "
+              "medians)")
     print()
     print(f"medians over {args.repeats} repeats, seconds of wall time")
     print()
