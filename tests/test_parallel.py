@@ -145,7 +145,7 @@ def test_a_dead_worker_names_its_experiment_and_resume_finishes_the_run(football
     # before the death are read back, the others trained in the pool's workers
     r = nr.Recipe(verbose=0, workers=2, budget=BUDGET, trainer=Pids(), out=out, resume=True).fit(
         football.X, football.y, test=football.test)
-    assert r.decisions_ == serial.decisions_
+    assert same_trail(r.decisions_, serial.decisions_)
     assert r.best_experiment_.id == serial.best_experiment_.id
     assert_same_weights(r.best_, serial.best_)
     reused = [e.id for e in r.experiments_ if not any(hasattr(m, "pid") for m in e.net.models)]
@@ -155,6 +155,18 @@ def test_a_dead_worker_names_its_experiment_and_resume_finishes_the_run(football
     for a, b in zip(r.experiments_, serial.experiments_):
         for m, n in zip(a.net.models, b.net.models):
             assert_same_weights(m, n)
+
+
+RESUMED = "as the run being resumed decided: "
+
+
+def same_trail(resumed, fresh):
+    """The decisions of a resumed run are the fresh run's, but for a way the resumed run takes from the record
+    (cross-validation): 'as the run being resumed decided: X' stands for a line ending in X."""
+    assert len(resumed) == len(fresh), (resumed, fresh)
+    for a, b in zip(resumed, fresh):
+        assert a == b or (a.startswith(RESUMED) and b.endswith(a[len(RESUMED):])), (a, b)
+    return True
 
 
 # ---- bad input ------------------------------------------------------------------------------------
