@@ -10,9 +10,8 @@ verbose=0, every default otherwise (budget, cross-validation, knobs):
 
 each timed with
 
-    w1        Recipe(workers=1): every training in this process, one after another, BLAS as configured
-              (OpenBLAS uses every core by default);
-    w1 blas1  the same inside threadpool_limits(1): serial, one BLAS thread, as each pool worker has;
+    w1        Recipe(workers=1): every training in this process, one after another (one BLAS thread, as
+              the recipe sets for every training, here and in the workers);
     w2        Recipe(workers=2): the independent trainings (a knob's candidates, the k folds of each
               experiment) on loky's local pool of 2 processes, one BLAS thread each.
 
@@ -21,7 +20,7 @@ change of the machine's load touches all of them; the table shows per-table medi
 loky's pool is started once (by the ceiling below) and reused by every later run of this process, as it
 is by later runs of one Python session; the first w2 run, whose workers import nnrecipe, is reported
 apart and left out of the medians. w1/w2 is what a user of
-`--workers 2` gains over `--workers 1`; (w1 blas1)/w2 is the part of it due to the two processes alone.
+`--workers 2` gains over `--workers 1`.
 Every run of a table must give the same decision trail (checked, ✔ in the table). "grid" says whether
 the L2 grid ran (5 candidates at once, each with its folds: the λ-grid-heavy runs), "exp" the
 experiments, "epochs" the epochs they trained. Target (issue 15): w1/w2 ≥ 1.5 on the λ-grid-heavy runs.
@@ -43,14 +42,14 @@ import time
 import warnings
 from pathlib import Path
 
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_info
 
 import nnrecipe as nr
 from nnrecipe.datasets import football_table, load_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("football", "digits", "breast_cancer", "penguins")
-MODES = ("w1", "w1 blas1", "w2")
+MODES = ("w1", "w2")
 
 
 def fitter(name):
@@ -77,11 +76,7 @@ def timed(fit, mode):
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if mode == "w1 blas1":
-            with threadpool_limits(limits=1):
-                fit(recipe)
-        else:
-            fit(recipe)
+        fit(recipe)
     return time.perf_counter() - t0, recipe
 
 
@@ -129,7 +124,7 @@ def main():
         fit = fitter(name)
         seconds, trails, last = {m: [] for m in MODES}, set(), None
         for rep in range(args.repeats):
-            order = MODES[rep % 3:] + MODES[:rep % 3]           # rotate: no mode always first
+            order = MODES[rep % 2:] + MODES[:rep % 2]           # alternate: no mode always first
             for mode in order:
                 s, r = timed(fit, mode)
                 if mode == "w2" and first_pool is None:
@@ -153,12 +148,11 @@ def main():
     print()
     print(f"medians over {args.repeats} repeats, seconds of wall time")
     print()
-    print("| table | exp | epochs | folds | grid | w1 | w1 blas1 | w2 | w1/w2 | (w1 blas1)/w2 | same decisions |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| table | exp | epochs | folds | grid | w1 | w2 | w1/w2 | same decisions |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, med, same, grid, n, epochs, folds in rows:
         print(f"| {name} | {n} | {epochs} | {folds or '-'} | {'yes' if grid else 'no'} | {med['w1']:.1f} | "
-              f"{med['w1 blas1']:.1f} | {med['w2']:.1f} | {med['w1'] / med['w2']:.2f}x | "
-              f"{med['w1 blas1'] / med['w2']:.2f}x | {'✔' if same else '✘ DIFFER'} |")
+              f"{med['w2']:.1f} | {med['w1'] / med['w2']:.2f}x | {'✔' if same else '✘ DIFFER'} |")
     heavy = [(name, med['w1'] / med['w2']) for name, med, _, grid, *_ in rows if grid]
     if heavy:
         ok = all(ratio >= 1.5 for _, ratio in heavy)

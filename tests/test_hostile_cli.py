@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-import warnings
 
 import pytest
 
@@ -232,14 +231,6 @@ def test_unwritable_out_and_unknown_data_as_processes():
         code, out, err = run_cli(*args)
         assert code == 2 and "Traceback" not in err and err.startswith("nnrecipe: error: ")
         assert all(w in err for w in words), err
-
-
-def wait_for(condition, process, timeout=60.0):
-    end = time.monotonic() + timeout
-    while not condition():
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.05)
 
 
 HOLD = """

@@ -30,18 +30,19 @@ class Shared:
     folds: tuple | None = None
 
 
-def train(trainer, config, shared, part, epochs, seed, warm=None, verbose=0, limit_threads=True):
+def train(trainer, config, shared, part, epochs, seed, warm=None, verbose=0):
     """One training, where it runs: `config` on the run's training rows (part None; the configuration's
-    share of them) or on fold `part` of train+dev; the trainer's Result."""
+    share of them) or on fold `part` of train+dev; the trainer's Result. BLAS gets one thread, in a
+    worker and in this process alike: the recipe's networks are small, and a second BLAS thread only
+    fights the other trainings (and any other load) for a core (benchmarks/parallel.py: digits 80 s
+    with two threads against 14 s with one, on a loaded 2-core machine)."""
+    from threadpoolctl import threadpool_limits
+
     if part is None:
         data = subsample(shared.data, config.train_share, seed)
     else:
         X, y = shared.pool
         data = fold_data(shared.data, X, y, shared.folds[part], config.train_share, seed)
-    if not limit_threads:
-        return trainer.run(config, data, epochs, seed, warm=warm, verbose=verbose)
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(limits=1):
         return trainer.run(config, data, epochs, seed, warm=warm, verbose=verbose)
 
@@ -81,7 +82,7 @@ class Runner:
 
     def submit(self, trainer, config, part, epochs, seed, warm=None, verbose=0, alone=False):
         if alone or not self.parallel:
-            return _Later(lambda: train(trainer, config, self.shared, part, epochs, seed, warm, verbose, False))
+            return _Later(lambda: train(trainer, config, self.shared, part, epochs, seed, warm, verbose))
         if self.executor is None:
             from joblib.externals.loky import get_reusable_executor
 

@@ -9,6 +9,7 @@ import numbers
 import os
 import sys
 import warnings
+from concurrent.futures import BrokenExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -184,7 +185,7 @@ class Recipe:
         try:
             best = self._search(knobs)
         finally:
-            for futures in self._pending.values():      # submitted, then skipped by the budget
+            for futures, _ in self._pending.values():   # submitted, then skipped by the budget
                 for f in futures:
                     getattr(f, "cancel", lambda: None)()
             self._pending.clear()
@@ -282,7 +283,7 @@ class Recipe:
         ok = isinstance(proposal, (list, tuple)) and all(isinstance(c, Candidate) for c in proposal)
         expect(ok, f"knob {knob.name!r}'s propose", "a list of nr.Candidate or an nr.Skip", repr(proposal))
         trained, incumbent = [], best
-        self._prefetch([(c.config, best if c.warm else None) for c in proposal])
+        self._prefetch([(c.config, best if c.warm else None, c.why) for c in proposal])
         for c in proposal:
             e = self._experiment(c.config, knob.name, why + c.why, warm=best if c.warm else None)
             if e is None:
@@ -510,7 +511,7 @@ class Recipe:
     def _train(self, cfg, epochs, warm, key, label):
         """The trainer's Result for `cfg` (from the `warm` experiment's weights): trained on train (its share)
         and watched on dev, or once per fold over train+dev; submitted now, or earlier by _prefetch."""
-        futures = self._pending.pop(key, None) or self._submit(cfg, epochs, warm)
+        futures = self._pending.pop(key, (None, None))[0] or self._submit(cfg, epochs, warm)
         try:
             results = [f.result() for f in futures]
         except (NNRecipeError, KeyboardInterrupt):
@@ -518,8 +519,13 @@ class Recipe:
         except Exception as exc:
             if not self._runner.parallel:
                 raise
-            raise NNRecipeError(f"{label} failed where it ran ({type(exc).__name__}: {exc}); the run folder keeps "
-                                "the experiments recorded before it: --resume continues from them") from None
+            resume = "; the run folder keeps the experiments recorded before it: --resume continues from them"
+            if isinstance(exc, BrokenExecutor) or type(exc).__name__ == "KilledWorker":      # a process died
+                others = [why for _, why in self._pending.values()]    # any of them may be the one that ended it
+                raise NNRecipeError(f"a worker process died ({type(exc).__name__}) while {label}" + (
+                    f" and the trainings of {'; '.join(others)} were" if others else " was") + " running" +
+                    resume) from None
+            raise NNRecipeError(f"{label} failed where it ran ({type(exc).__name__}: {exc})" + resume) from None
         return combine(results, self._folds, *self._pool, self.target_.regression) if self._folds else results[0]
 
     def _submit(self, cfg, epochs, warm, alone=True):
@@ -532,25 +538,25 @@ class Recipe:
 
     def _prefetch(self, planned):
         """Parallel runs: submit at once the trainings of the experiments a knob proposed ((config, warm
-        experiment) pairs) that are not done, not recorded by an earlier run and within the budget now.
+        experiment, why) triples) that are not done, not recorded by an earlier run and within the budget now.
         Their results are read in order by _experiment, so the decisions are those of the serial path; one
         that the budget skips by then is never read."""
         if not self._runner.parallel:
             return
         todo = {}
-        for cfg, warm in planned:
+        for cfg, warm, why in planned:
             key = self._key(cfg, warm)
             epochs = (cfg.epochs - key[1]) * max(1, key[2])
             if not (key in self._done or key in self._pending or key in todo or key in self._store.previous
                     or (self.budget is not None and self._spent + epochs > self.budget)):
-                todo[key] = (cfg, warm)
+                todo[key] = (cfg, warm, why)
         if len(todo) < 2:
             return                      # one experiment: _experiment submits it (its folds in parallel)
-        for key, (cfg, warm) in todo.items():
-            self._pending[key] = self._submit(cfg, cfg.epochs - key[1], warm, alone=False)
-        n = len(todo)
+        for key, (cfg, warm, why) in todo.items():
+            self._pending[key] = (self._submit(cfg, cfg.epochs - key[1], warm, alone=False), why)
         if self.verbose:
-            self.log(f"{n} experiments in flight ({sum(map(len, self._pending.values()))} trainings)")
+            trainings = sum(len(futures) for futures, _ in self._pending.values())
+            self.log(f"{len(todo)} experiments in flight ({trainings} trainings)")
 
     # ---- the end: test once, record, report -------------------------------------------------
     def _finish(self, best):
