@@ -107,7 +107,7 @@ def test_a_rare_class_makes_the_recipe_decide_on_the_balanced_error():
     r = nr.Recipe(verbose=0, seed=0, budget=400).fit(X, y)
     assert r.metric_ == "balanced"
     line = next(d for d in r.decisions_ if d.startswith("decisions on the balanced error"))
-    assert "the rarest class 1 is" in line and "(< 10%)" in line
+    assert "the rarest class 1 is" in line and "(< 10%, and under half of the 50.0% a class would have" in line
     assert all(e.plain_errors is not None for e in r.experiments_)
     test = r.record_["test"]
     assert test["metric"] == "balanced" and "balanced error" in r.decisions_[-1]
@@ -137,3 +137,12 @@ def test_a_balanced_metric_for_a_regression_raises():
     X = np.random.default_rng(0).normal(size=(200, 2))
     with pytest.raises(nr.NNRecipeError, match="metric must be \"auto\" for a regression"):
         nr.Recipe(verbose=0, metric="balanced").fit(X, X[:, 0] * 1.5)
+
+
+def test_many_balanced_classes_are_not_imbalanced():
+    # ten classes of about 10% each: the rarest is under 10%, but not under half its even share
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 600)
+    X = rng.normal(size=(600, 3)) + y[:, None] * 0.5
+    r = nr.Recipe(verbose=0, budget=60, cv=0).fit(X, y)
+    assert r.metric_ == "error" and not any(d.startswith("decisions on the balanced") for d in r.decisions_)

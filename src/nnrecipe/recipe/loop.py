@@ -85,8 +85,9 @@ class Recipe:
         train+dev, stratified, and the chosen configuration is refitted on all of train+dev
         (recipe/folds.py); 0: always decide on dev; k ≥ 2: always k folds. The test set stays locked.
     metric : a classifier's error to decide on: "auto" (the default: the balanced error, the mean of the
-        per-class error rates, when the rarest class is under 10% of the training rows, else the error
-        rate), "error" or "balanced". Both are reported. A regression always decides on the RMSE.
+        per-class error rates, when the rarest class is under 10% of the training rows and under half
+        of its even share 1/K, so that ten balanced classes of 10% each are not "imbalanced"; else the
+        error rate), "error" or "balanced". Both are reported. A regression always decides on the RMSE.
     workers : how many trainings run at once (default None: one per core of this machine, for the NumPy
         engine; a torch trainer runs one at a time unless given an executor): the candidates a knob
         proposes and the folds of each are independent, and go to a local process pool (loky; BLAS one
@@ -402,12 +403,14 @@ class Recipe:
         counts = np.bincount(np.asarray(y_train, dtype=np.int64), minlength=max(2, self.target_.n_out))
         rarest = int(np.argmin(counts))
         share = counts[rarest] / counts.sum()
+        even = 1 / len(counts)                      # each class's share if the classes were balanced
         label = plain(self.classes_[rarest]) if self.classes_ is not None else rarest
-        if self.metric == "balanced" or (self.metric == "auto" and share < RARE_SHARE):
+        if self.metric == "balanced" or (self.metric == "auto" and share < min(RARE_SHARE, even / 2)):
             self._metric_reason = (
                 "decisions on the balanced error (the mean of the per-class error rates): " + (
                     "metric='balanced' given" if self.metric == "balanced" else
-                    f"the rarest class {label!r} is {share:.1%} of the training rows (< {RARE_SHARE:.0%})")
+                    f"the rarest class {label!r} is {share:.1%} of the training rows (< {RARE_SHARE:.0%}, and under "
+                    f"half of the {even:.1%} a class would have if they were balanced)")
                 + "; the error rate is reported beside it")
             return "balanced"
         return "error"
