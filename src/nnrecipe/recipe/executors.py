@@ -30,12 +30,13 @@ class Shared:
     folds: tuple | None = None
 
 
-def train(trainer, config, shared, part, epochs, seed, warm=None, verbose=0):
+def train(trainer, config, shared, part, epochs, seed, warm=None, verbose=0, one_thread=True):
     """One training, where it runs: `config` on the run's training rows (part None; the configuration's
-    share of them) or on fold `part` of train+dev; the trainer's Result. BLAS gets one thread, in a
-    worker and in this process alike: the recipe's networks are small, and a second BLAS thread only
-    fights the other trainings (and any other load) for a core (benchmarks/parallel.py: digits 80 s
-    with two threads against 14 s with one, on a loaded 2-core machine)."""
+    share of them) or on fold `part` of train+dev; the trainer's Result. one_thread: BLAS (and OpenMP)
+    get one thread, as in every pool worker, so that the workers do not fight over the cores; in this
+    process too for a trainer that asks for it (NumpyTrainer.one_thread: the recipe's networks are
+    small, and a second BLAS thread only fights other load for a core — benchmarks/parallel.py
+    measured digits at 80 s with two threads against 14 s with one on a loaded 2-core machine)."""
     from threadpoolctl import threadpool_limits
 
     if part is None:
@@ -43,6 +44,8 @@ def train(trainer, config, shared, part, epochs, seed, warm=None, verbose=0):
     else:
         X, y = shared.pool
         data = fold_data(shared.data, X, y, shared.folds[part], config.train_share, seed)
+    if not one_thread:
+        return trainer.run(config, data, epochs, seed, warm=warm, verbose=verbose)
     with threadpool_limits(limits=1):
         return trainer.run(config, data, epochs, seed, warm=warm, verbose=verbose)
 
@@ -82,7 +85,8 @@ class Runner:
 
     def submit(self, trainer, config, part, epochs, seed, warm=None, verbose=0, alone=False):
         if alone or not self.parallel:
-            return _Later(lambda: train(trainer, config, self.shared, part, epochs, seed, warm, verbose))
+            one = getattr(trainer, "one_thread", False)
+            return _Later(lambda: train(trainer, config, self.shared, part, epochs, seed, warm, verbose, one))
         if self.executor is None:
             from joblib.externals.loky import get_reusable_executor
 

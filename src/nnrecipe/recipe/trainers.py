@@ -105,6 +105,7 @@ class NumpyTrainer(Trainer):
     balanced classes. A warm start takes the shift off before training on.
     """
     augments = regresses = True
+    one_thread = True            # small networks: one BLAS thread each (recipe/executors.py)
 
     def __init__(self, model=None):
         expect(model is None or callable(model), "model", "None or a callable (hidden, keep_prob, seed) -> "
