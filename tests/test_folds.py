@@ -157,21 +157,21 @@ def test_a_small_dev_set_switches_to_cross_validation_and_refits(tmp_path):
     X, y = _table()
     r = nr.Recipe(verbose=0, budget=1500, seed=0, out=tmp_path / "run").fit(X, y)
     cv = r.record_["cv"]
-    assert cv["folds"] == 5 and cv["rows"] == len(r.split_.train) + len(r.split_.dev)
+    assert cv["folds"] == 3 and cv["rows"] == len(r.split_.train) + len(r.split_.dev)
     line = next(d for d in r.decisions_ if "cross-validation over train+dev" in d)
     assert "wider than the tolerance of 2.0%" in line
-    assert all(e.folds == 5 and e.spent >= e.epochs for e in r.experiments_)
+    assert all(e.folds == 3 and e.spent >= e.epochs for e in r.experiments_)
     refit = r.record_["final"]["refit"]
     assert refit["rows"] == cv["rows"] and r.best_ is not r.best_experiment_.net
     assert r.record_["spent_epochs"] == sum(e.spent for e in r.experiments_) + refit["epochs"]
-    for i in range(1, 6):
+    for i in range(1, 4):
         assert (tmp_path / "run" / "models" / f"exp01-fold{i}.npz").exists()
     assert nr.load(tmp_path / "run" / "model.npz").predict(X[:5]).shape == (5,)
     # --resume reads the fold models back (out-of-fold predictions again) and trains nothing
     again = nr.Recipe(verbose=0, budget=1500, seed=0, out=tmp_path / "run", resume=True).fit(X, y)
     assert [e.to_dict()["dev_error"] for e in again.experiments_] == [e.to_dict()["dev_error"] for e in r.experiments_]
     cv_line = next(i for i, d in enumerate(r.decisions_) if "cross-validation over train+dev" in d)
-    assert again.decisions_[cv_line].startswith("as the run being resumed decided: every decision uses 5-fold")
+    assert again.decisions_[cv_line].startswith("as the run being resumed decided: every decision uses 3-fold")
     assert again.decisions_[:cv_line] + again.decisions_[cv_line + 1:-2] == r.decisions_[:cv_line] + r.decisions_[
         cv_line + 1:-2]
     assert again.decisions_[-2] == (f"refit of experiment {r.best_experiment_.id}'s configuration on all "

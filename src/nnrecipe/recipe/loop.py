@@ -63,7 +63,7 @@ def first_config(n_features, n_train):
     """The first experiment: two ReLU hidden layers sized from the data's width (8·√d rounded to a power
     of two, 16 to 128, then half of it), Adam at 0.003: up to 1000 training rows 150 epochs of batches of
     32, else 60 epochs of batches of 64. (Measured on iris, wine, breast cancer, penguins and diabetes,
-    seeds 0–2, under 5-fold cross-validation: as good as 600 full-batch epochs at 0.01, for a quarter of
+    seeds 0–2, under cross-validation: as good as 600 full-batch epochs at 0.01, for a quarter of
     the epochs; 100 epochs or batches of 16 lost a dev row here and there.)"""
     width = int(np.clip(2 ** round(math.log2(8 * math.sqrt(n_features))), 16, 128))
     small = n_train <= 1000
@@ -81,7 +81,7 @@ class Recipe:
         two points of error rate; for a regression REGRESSION_TOLERANCE = 2% of the training target's
         standard deviation, the RMSE of always predicting the mean). Checked before any training.
     cv : "auto" (the default): when dev's 95% interval at the baseline is wider than the tolerance (a
-        dev set too small to decide on), every decision uses K = 5-fold cross-validation over
+        dev set too small to decide on), every decision uses K = 3-fold cross-validation over
         train+dev, stratified, and the chosen configuration is refitted on all of train+dev
         (recipe/folds.py); 0: always decide on dev; k ≥ 2: always k folds. The test set stays locked.
     metric : a classifier's error to decide on: "auto" (the default: the balanced error, the mean of the
@@ -233,7 +233,7 @@ class Recipe:
                     return best
                 why = (f"good fit on the point estimates, but dev's 95% interval reaches {self._show(high)}, "
                        f"more than {self._show(d.tolerance)} above the baseline: ")
-                best = self._turn(variance.pop(0), best, d, why, ties=True)
+                best = self._next(variance, best, d, why, ties=True)
                 continue
             if spent:
                 self._decide(f"stop: the budget of {self.budget} epochs is spent")
@@ -244,15 +244,11 @@ class Recipe:
                              f"not turned ({', '.join(map(_title, bias))})")
                 bias.clear()
             elif d.high_bias and bias:
-                knob = bias.pop(0)
                 why = f"avoidable bias {self._show(d.avoidable_bias)} > {self._show(d.tolerance)}: "
-                new = self._turn(knob, best, d, why, ties=False)
-                if new is not best and getattr(knob, "repeat", False):
-                    bias.insert(0, knob)                    # it helped: grow the same way again
-                best = new
+                best = self._next(bias, best, d, why, ties=False)
             elif d.high_variance and variance:
                 why = f"variance {self._show(d.variance)} > {self._show(d.tolerance)}: "
-                best = self._turn(variance.pop(0), best, d, why, ties=True)
+                best = self._next(variance, best, d, why, ties=True)
             else:
                 left = " or ".join(kind for kind, high in (("bias", d.high_bias), ("variance", d.high_variance))
                                    if high)
@@ -274,6 +270,16 @@ class Recipe:
                 f"estimated irreducible error ({d.show(baseline['low'])}–{d.show(high)}, {baseline.get('method')})")
             self._decide(self.record_["final_note"])
 
+    def _next(self, queue, best, diagnosis, why, ties):
+        """Turn the first knob of `queue` (taken off it); a knob that helped and repeats goes back first
+        (grow the same way again; look further along the same grid)."""
+        knob = queue.pop(0)
+        new = self._turn(knob, best, diagnosis, why, ties)
+        repeat = getattr(knob, "repeat", False)
+        if new is not best and (repeat(new) if callable(repeat) else repeat):
+            queue.insert(0, knob)
+        return new
+
     def _turn(self, knob, best, diagnosis, why, ties):
         """Train what `knob` proposes for `best`, one candidate after the other against the incumbent
         of the moment; returns the incumbent after it (best itself when none won)."""
@@ -287,7 +293,7 @@ class Recipe:
         self._prefetch([(c.config, best if c.warm else None, c.why) for c in proposal])
         for c in proposal:
             e = self._experiment(c.config, knob.name, why + c.why, warm=best if c.warm else None)
-            if e is None:
+            if e is None or (e.outcome is not None and e is not incumbent):     # judged in an earlier turn
                 continue
             trained.append(e)
             if e is incumbent:                                  # the same configuration again
@@ -301,8 +307,10 @@ class Recipe:
         conclude = getattr(knob, "conclude", None)
         note = conclude(best, trained, self._context) if conclude else None
         if note is not None:
-            if note.key is not None:
-                self.record_[note.key] = note.value
+            if note.key is not None:           # a list (the λ sweep) grows when the knob is turned again
+                old = self.record_.get(note.key)
+                self.record_[note.key] = old + note.value if isinstance(old, list) and isinstance(
+                    note.value, list) else note.value
             if note.sentence:
                 self._decide(note.sentence)
         self._save()
