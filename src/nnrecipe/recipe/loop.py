@@ -272,11 +272,10 @@ class Recipe:
 
     def _next(self, queue, best, diagnosis, why, ties):
         """Turn the first knob of `queue` (taken off it); a knob that helped and repeats goes back first
-        (grow the same way again; look further along the same grid)."""
+        (grow the same way again)."""
         knob = queue.pop(0)
         new = self._turn(knob, best, diagnosis, why, ties)
-        repeat = getattr(knob, "repeat", False)
-        if new is not best and (repeat(new) if callable(repeat) else repeat):
+        if new is not best and getattr(knob, "repeat", False):
             queue.insert(0, knob)
         return new
 
@@ -307,10 +306,8 @@ class Recipe:
         conclude = getattr(knob, "conclude", None)
         note = conclude(best, trained, self._context) if conclude else None
         if note is not None:
-            if note.key is not None:           # a list (the λ sweep) grows when the knob is turned again
-                old = self.record_.get(note.key)
-                self.record_[note.key] = old + note.value if isinstance(old, list) and isinstance(
-                    note.value, list) else note.value
+            if note.key is not None:
+                self.record_[note.key] = note.value
             if note.sentence:
                 self._decide(note.sentence)
         self._save()
