@@ -66,24 +66,17 @@ def _ratios(text):
     return parts
 
 
-def _baseline(text):
-    """--baseline-error: 'auto' or a number."""
-    if text == "auto":
-        return text
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected auto or a number; got {text!r}") from None
-
-
-def _cv(text):
-    """--cv: 'auto' or a whole number (0: decide on dev; k ≥ 2 folds: checked by the Recipe)."""
-    if text == "auto":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected auto, 0 or a number of folds; got {text!r}") from None
+def _auto_or(convert, expected):
+    """An argparse type: 'auto', or convert(text) (--baseline-error: a number; --cv: a whole number, whose
+    range the Recipe checks)."""
+    def parse(text):
+        if text == "auto":
+            return text
+        try:
+            return convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}; got {text!r}") from None
+    return parse
 
 
 def _data_options(p, target_help="the label column (CSV/Parquet) or array (NPZ/.mat, default y)"):
@@ -129,7 +122,7 @@ def parser():
     r = sub.add_parser("run", help="the main job: split, check, train, diagnose, apply the recipe, test once, report")
     r.add_argument("data", help=DATA_HELP + " or a folder of images, one subfolder per class")
     _data_options(r)
-    r.add_argument("--baseline-error", type=_baseline, default="auto",
+    r.add_argument("--baseline-error", type=_auto_or(float, "auto or a number"), default="auto",
                    help="the best reachable error, e.g. human-level (a rate, or an RMSE for a regression), or "
                         "auto (default): estimated from the training rows")
     r.add_argument("--tolerance", type=float, default=None, help="a gap worth a knob (default 0.02)")
@@ -137,7 +130,7 @@ def parser():
                    help="a classifier's error to decide on: auto (default: the balanced error when the rarest class "
                         "is under 10%% of the training rows), error (the error rate) or balanced (the mean of the "
                         "per-class error rates); both are reported")
-    r.add_argument("--cv", type=_cv, default="auto",
+    r.add_argument("--cv", type=_auto_or(int, "auto, 0 or a number of folds"), default="auto",
                    help="auto (default): k-fold cross-validation over train+dev when dev is too small to resolve "
                         "the tolerance; 0: decide on dev; K: always K folds")
     r.add_argument("--workers", type=int, default=None,
