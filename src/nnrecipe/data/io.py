@@ -221,6 +221,8 @@ def check_range(table, where, csv=False):
 def values_in_range(values, what, at):
     """NNRecipeError '`what` must hold numbers within ±1e150; got v at `at(r)`' for the first finite
     value of the float array `values` beyond MAX_MAGNITUDE."""
+    if float(np.finfo(values.dtype).max) <= MAX_MAGNITUDE:    # float32, float16: nothing finite is that large
+        return
     with np.errstate(invalid="ignore"):
         big = (np.abs(values) > MAX_MAGNITUDE) & np.isfinite(values)
     if big.any():
