@@ -119,3 +119,12 @@ def test_plain_numbers_are_read_exactly_whatever_the_delimiter(n, names, delimit
     assert result.features == names[:-1]
     np.testing.assert_array_equal(result.X, values)
     assert [result.classes[k] for k in result.y] == labels
+
+
+@pytest.mark.parametrize("end", ["\n", ""])
+def test_a_one_row_file_with_decimal_commas_is_read(tmp_path, end):
+    # found by the property above: the sniffer dropped the only data row as a possibly cut line
+    path = tmp_path / "one.csv"
+    path.write_text("a;y\n0,5;1" + end)
+    d = nr.read_data(path, target="y")
+    assert d.X.tolist() == [[0.5]] and len(d.y) == 1

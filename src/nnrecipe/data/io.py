@@ -260,7 +260,7 @@ _QUOTED = re.compile(r'"[^"]*"')
 
 def _csv_head(path):
     """(head bytes, header line): the first SNIFF_BYTES of a CSV file, extended to the end of its
-    first line. NNRecipeError when the file is empty, looks like something else (a PNG, a gzip
+    first line; a line end added when that is the whole file and it has none (its last line is whole). NNRecipeError when the file is empty, looks like something else (a PNG, a gzip
     stream, a workbook: its magic number), holds binary data or is not UTF-8 text."""
     with open(path, "rb") as f:
         head = f.read(SNIFF_BYTES)
@@ -284,7 +284,7 @@ def _csv_head(path):
         raise NNRecipeError(f"path must be a CSV file whose header line is at most {MAX_HEADER_BYTES:,} bytes; "
                             f"{path.name} has no line end in its first {len(head):,} bytes")
     header = head[:len(head) if end < 0 else end]
-    return head, header
+    return (head + b"\n" if whole and not head.endswith((b"\n", b"\r")) else head), header
 
 
 def _looks_like(head):
@@ -304,7 +304,8 @@ def _sniff(head):
     on a tie the earlier one); a comma when none does. With another delimiter than the comma, a
     decimal comma (1,5) when the numbers show commas between digits and no decimal point."""
     lines = head.decode("utf-8", "replace").splitlines()
-    lines = [_QUOTED.sub("", line) for line in (lines[:-1] if len(lines) > 1 else lines)[:20] if line.strip()]
+    cut = len(lines) > 1 and not head.endswith((b"\n", b"\r"))       # the head's last line may be a part line
+    lines = [_QUOTED.sub("", line) for line in (lines[:-1] if cut else lines)[:20] if line.strip()]
     counts = {d: [line.count(d) for line in lines] for d in DELIMITERS}
     steady = [d for d in DELIMITERS if counts[d] and counts[d][0] > 0 and len(set(counts[d])) == 1]
     ranked = steady or [d for d in DELIMITERS if counts[d] and counts[d][0] > 0]
