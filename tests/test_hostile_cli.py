@@ -269,7 +269,7 @@ def test_ctrl_c_during_a_run_is_one_line_130_and_a_resumable_folder(tmp_path):
     out = tmp_path / "r"
     first = cli_process("run", "spirals", *FAST, "--budget", "1300", "--out", out, start_new_session=True)
     try:
-        wait_for(lambda: (out / "models" / "exp01.npz").exists(), first)     # training is under way
+        wait_for(lambda: (out / "models" / "exp03.npz").exists(), first)     # the L2 grid's pool is under way
         os.killpg(first.pid, signal.SIGINT)        # as a terminal's Ctrl-C: the whole group, pool workers too
         _, err = first.communicate(timeout=60)
     finally:

@@ -13,6 +13,7 @@ run's data travels once to a Dask cluster (`Client.scatter`) and with each task 
 
 import os
 import signal
+import threading
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -87,14 +88,28 @@ class Runner:
         if alone or not self.parallel:
             one = getattr(trainer, "one_thread", False)
             return _Later(lambda: train(trainer, config, self.shared, part, epochs, seed, warm, verbose, one))
-        if self.executor is None:
-            from joblib.externals.loky import get_reusable_executor
+        shared = self.shared if self._remote is None else self._remote
+        if self.executor is not None:
+            return self.executor.submit(train, trainer, config, shared, part, epochs, seed, warm)
+        from joblib.externals.loky import get_reusable_executor
 
-            # workers ignore Ctrl-C: the main process handles it (one line, a resumable folder), not k tracebacks
+        # Ctrl-C is the main process's to handle (one line, a resumable folder), not k workers' tracebacks.
+        # The workers are started while SIGINT is ignored here (an ignored signal stays ignored across fork
+        # and exec, so they ignore it while they import; the initializer keeps it so) and blocked (so that a
+        # Ctrl-C meanwhile waits, and is delivered here once the handler is back: blocked signals are never
+        # dropped as ignored).
+        main = threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask")
+        if main:
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
             self.executor = get_reusable_executor(max_workers=self.workers, initializer=signal.signal,
                                                   initargs=(signal.SIGINT, signal.SIG_IGN))
-        shared = self.shared if self._remote is None else self._remote
-        return self.executor.submit(train, trainer, config, shared, part, epochs, seed, warm)
+            return self.executor.submit(train, trainer, config, shared, part, epochs, seed, warm)
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, handler)
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def cores():
