@@ -8,9 +8,9 @@ b. the grid: MLPClassifier (ReLU, Adam, random_state=s) over hidden_layer_sizes 
    (64,), (32, 16), (64, 32), (128, 64)} x alpha in {1e-5, ..., 1} (6 x 6 = 36 candidates). Same
    split as the recipe (split_dev(X, y, test, seed=s) for football, which has its own test set,
    split(X, y, seed=s) otherwise; asserted equal to recipe.split_), StandardScaler fit on train.
-   max_iter, batch size and learning rate are those of the recipe's first experiment (600
-   full-batch epochs at lr 0.01 for up to 1000 training rows, else 60 epochs of batches of 64 at
-   0.003); MLPClassifier may stop earlier (tol 1e-4 on the training loss), so its cost is the sum
+   max_iter, batch size and learning rate are those of the recipe's first experiment (150
+   epochs of batches of 32 for up to 1000 training rows, else 60 epochs of batches of 64, both at
+   lr 0.003); MLPClassifier may stop earlier (tol 1e-4 on the training loss), so its cost is the sum
    of n_iter_ (epochs actually run) over all 36 candidates.
 
 The grid is a loop over ParameterGrid that fits each candidate on train and scores it on dev:

@@ -401,15 +401,20 @@ def test_base_models_still_load(tmp_path):
     np.testing.assert_array_equal(nr.load(tmp_path / "f.npz").params["W1"], arrays["param.W1"])
 
 
-@pytest.mark.parametrize("target", ["/dev/zero", "fifo", "folder"])
-def test_a_model_path_that_is_not_a_regular_file(tmp_path, target):
-    path = tmp_path / "m.npz"
+def _not_regular(path, target):
+    """path made a link to /dev/zero, a named pipe or a folder."""
     if target == "fifo":
         os.mkfifo(path)
     elif target == "folder":
         path.mkdir()
     else:
         path.symlink_to(target)
+    return path
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "fifo", "folder"])
+def test_a_model_path_that_is_not_a_regular_file(tmp_path, target):
+    path = _not_regular(tmp_path / "m.npz", target)
     what = {"/dev/zero": r"\(a link to /dev/zero\) is a character device", "fifo": "is a named pipe",
             "folder": "is a folder"}[target]
     with pytest.raises(nr.NNRecipeError, match=f"path must be a regular file; .*{what}"):
@@ -546,13 +551,7 @@ def test_a_header_beyond_the_cap_is_refused(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("target", ["/dev/zero", "fifo", "folder"])
 def test_a_table_path_that_is_not_a_regular_file(tmp_path, target):
-    path = tmp_path / "d.csv"
-    if target == "fifo":
-        os.mkfifo(path)
-    elif target == "folder":
-        path.mkdir()
-    else:
-        path.symlink_to(target)
+    path = _not_regular(tmp_path / "d.csv", target)
     with pytest.raises(nr.NNRecipeError, match="path must be a regular file"):
         read_arrow(path)
     if target != "folder":                       # read_data reads a folder as an image folder

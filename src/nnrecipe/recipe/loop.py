@@ -456,6 +456,12 @@ class Recipe:
         cross-validated run, makes another experiment."""
         return cfg.key(), warm.trained_epochs if warm else 0, len(self._folds or ())
 
+    def _past_budget(self, cfg, key):
+        """True when the epochs `cfg` still needs from its starting weights (every fold's) would pass the
+        budget now."""
+        _, base, folds = key
+        return self.budget is not None and self._spent + (cfg.epochs - base) * max(1, folds) > self.budget
+
     def _experiment(self, cfg, knob, why, warm=None):
         """Train one configuration (from `warm`'s weights when given: only the epochs it lacks), or
         take it from this run (the same configuration twice) or from the recorded run (--resume).
@@ -465,7 +471,7 @@ class Recipe:
         if key in self._done:
             return self._done[key]
         todo = cfg.epochs - base
-        if self.budget is not None and self._spent + todo * max(1, folds) > self.budget:
+        if self._past_budget(cfg, key):
             self._decide(f"skipped ({why}): {todo * max(1, folds)} more epochs would pass the budget of {self.budget}")
             self._over_budget = True
             return None
@@ -554,9 +560,8 @@ class Recipe:
         todo = {}
         for cfg, warm, why in planned:
             key = self._key(cfg, warm)
-            epochs = (cfg.epochs - key[1]) * max(1, key[2])
             if not (key in self._done or key in self._pending or key in todo or key in self._store.previous
-                    or (self.budget is not None and self._spent + epochs > self.budget)):
+                    or self._past_budget(cfg, key)):
                 todo[key] = (cfg, warm, why)
         if len(todo) < 2:
             return                      # one experiment: _experiment submits it (its folds in parallel)
