@@ -14,6 +14,16 @@ decision trail. Two kinds of evidence:
 
 The estimate is the smaller of the two, and the `Baseline` says which one it was.
 
+Which columns the neighbours measure. Columns that carry nothing about y still spread the rows apart,
+so every neighbour is farther away, the k-NN posteriors are smoothed and every neighbour estimate runs
+high (measured: two Gaussians with nine irrelevant columns, +7 points; noisy labels with four, the
+Cover–Hart lower bound itself above R*; Friedman's function with five, σ̂ 1.5–1.9 for σ = 1). So the
+neighbour estimates are computed twice: on all columns, and on the columns the reference learner
+relies on (`relevant_columns`: permutation importance on dev, Breiman 2001), and the lower is kept.
+Both are sound in the limit: the irreducible error given some of the columns is never below the one
+given all of them, so dropping a column that matters can only raise an estimate, never bring it under
+the truth. The interval takes the ends of both.
+
 Classification
 --------------
 X (n, d), classes y ∈ {0, …, K−1}, K the number of classes with training rows. N_k(i) are the k
@@ -52,14 +62,15 @@ estimate the Jensen bias, b = E*[R̂*_k] − (1/n)·Σ_i (1 − max_c E*[p̂*_c(
 
 The interval: from the lowest of the lower ends to the lowest of the upper ends (`_interval`).
 Lower ends: R̂_k − 1.96·se (its low side), the Cover–Hart lower bound at R₁ − 1.96·se(R₁) (for a
-smoothed, too high R̂_k), and, when it is the estimate, the reference's Wilson lower end (an upper
-bound's own noise). Upper ends: R̂_k + 1.96·se − b (widened by the Jensen bias) and the reference's
-Wilson upper end (a reachable error). Measured over seeds 0–19 with 1 000 and 5 000 training rows
-on two Gaussians (R* = Φ(−Δ/2); d = 2 with Δ = 1 and 2, d = 10 with Δ = 2 and 3), a noisy-label copy
-of a separable table in d = 2 (R* = η = 0.1) and a 3-class Gaussian mixture: the interval contained
-R* in 95–100% of the runs of each table. Not covered: noisy labels with irrelevant features
-(d = 5 and 10), where every neighbour estimate runs high (the Cover–Hart lower bound included) and
-the estimate is HistGradientBoosting's dev error, 2–7 points above R*: 0–25% of runs.
+smoothed, too high R̂_k), each on all columns and on the relevant ones, and, when it is the estimate,
+the reference's Wilson lower end (an upper bound's own noise). Upper ends: R̂_k + 1.96·se − b (widened
+by the Jensen bias), on both column sets, and the reference's Wilson upper end (a reachable error).
+
+Coverage, measured with `python benchmarks/baseline.py --seeds 20 --sizes 1000 5000` (20 seeds, 1 000
+dev rows; the share of runs whose interval holds R*, at 1 000 and 5 000 training rows): two Gaussians
+in 2-D 20/20 and 20/20, in 10-D (nine irrelevant columns) 18/20 and 20/20; noisy labels (η = 0.1) in
+2-D 18/20 and 19/20, with four irrelevant columns 17/20 and 19/20 (0/20 and 11/20 on all columns
+alone); three classes 20/20 and 20/20.
 
 Regression
 ----------
@@ -76,9 +87,11 @@ units. Measured on smooth f with σ known (d = 2, 3, 5, 10; 1 000 to 20 000 rows
 conditional on X (`residual_bootstrap`) in the same way as the labels' above.
 
 The reference: HistGradientBoostingRegressor's dev RMSE with its percentile-bootstrap interval
-(`doctor.metrics.regression_errors`). Estimate: min(σ̂, RMSE_ref). Interval: lower ends √(Γ − 1.96·se)
-and, when it is the estimate, the reference's; upper ends √(Γ + 1.96·se) and the reference's. It
-contained σ in 85–100% of runs per table (the tables above, seeds 0–19).
+(`doctor.metrics.regression_errors`). Estimate: min(σ̂, RMSE_ref), σ̂ the lower of the Gamma tests on
+all columns and on the relevant ones. Interval: lower ends √(Γ − 1.96·se) on both column sets and,
+when it is the estimate, the reference's; upper ends √(Γ + 1.96·se) on both and the reference's.
+Coverage (the benchmark above): a smooth function of 3 columns (σ = 0.5) 20/20 and 20/20; Friedman's
+first function (5 of 10 columns matter, σ = 1) 18/20 and 19/20 (10/20 and 3/20 on all columns alone).
 
 Scale and failure
 -----------------
@@ -111,6 +124,10 @@ MAX_ROWS = 20_000             # default cap on the rows the estimate uses
 KD_TREE_MAX_DIM = 5           # a k-d tree up to this many features, brute force above (measured faster)
 N_REDRAWS = 100               # bootstrap redraws of the labels (residuals) for the standard errors
 REFERENCE = "HistGradientBoosting"
+RELEVANT_SHARE = 0.05         # a relevant column's permutation importance is ≥ 5% of the largest
+IMPORTANCE_REPEATS = 5        # shuffles of each column for its permutation importance
+IMPORTANCE_ROWS = 5_000       # at most this many dev rows are shuffled
+IMPORTANCE_MAX_COLUMNS = 32   # wider tables skip it: d·5 predictions (digits' 64: 7.7 s of 10-class trees)
 
 
 @dataclass(frozen=True)
@@ -161,13 +178,14 @@ def _count(value, name, least):
 
 
 def _streams(seed):
-    """Four independent streams (training subsample, dev subsample, reference learner, bootstrap) from
+    """Five independent streams (training subsample, dev subsample, reference learner, bootstrap, column
+    relevance) from
     seed: an int ≥ 0 or a SeedSequence (copied, so the caller's is not advanced)."""
     expect(seed is not None, "seed", "an int ≥ 0 or a numpy SeedSequence", "None")
     seed = check_seed(seed, "seed", "an int ≥ 0 or a numpy SeedSequence")
     root = (np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key)
             if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
-    return root.spawn(4)
+    return root.spawn(5)
 
 
 def _seed_said(seed):
@@ -391,9 +409,9 @@ def _pct(value):
     return f"{value:.1%}"
 
 
-def _knn_shares(X_train, y_train, X_dev, y_dev, streams, max_rows):
-    """The rows used (subsampled if needed) and the leave-one-out k-NN class shares of the training rows:
-    (X, y, Xd, yd, codes (n,) classes renumbered 0..K−1, K, k, nb (n, k) neighbours, shares (n, K))."""
+def _classes(X_train, y_train, X_dev, y_dev, streams, max_rows):
+    """The rows used (subsampled if needed, stratified by class) and the classes renumbered 0..K−1:
+    (X, y, Xd, yd, codes (n,), K, k)."""
     present, counts = np.unique(y_train, return_counts=True)
     expect(len(present) >= 2, "y_train", "at least 2 classes to estimate the baseline",
            f"only class {present[0]}")
@@ -403,46 +421,131 @@ def _knn_shares(X_train, y_train, X_dev, y_dev, streams, max_rows):
            f"{counts[rare]} row of class {present[rare]}")
     X, y = _rows(X_train, y_train, max_rows, streams[0], True)
     Xd, yd = _rows(X_dev, y_dev, max_rows, streams[1], False)
-    K, codes = len(present), np.searchsorted(present, y)
-    k = choose_k(len(X))
+    return X, y, Xd, yd, np.searchsorted(present, y), len(present), choose_k(len(X))
+
+
+# ---- which columns the neighbours measure --------------------------------------------------------
+def relevant_columns(model, Xd, yd, stream):
+    """The columns a fitted reference model relies on, and every column's permutation importance.
+
+    The importance of column j (Breiman 2001) is the mean drop of the model's dev score when column j's
+    dev values are shuffled (IMPORTANCE_REPEATS shuffles, scikit-learn's permutation_importance; the
+    score is minus the log-loss for a classifier, minus the squared error for a regressor, on at most
+    IMPORTANCE_ROWS dev rows). A column is relevant when its importance is at least RELEVANT_SHARE of
+    the largest and more than twice its spread over the shuffles.
+
+    Xd (m, d), yd (m,) : dev rows (a classifier's rows of classes it was not fitted on are left out);
+    stream : a SeedSequence for the row subsample and the shuffles. Returns (columns (r,) sorted,
+    importance (d,)): all columns, and importance None, when there are fewer than MIN_ROWS dev rows,
+    one column or more than IMPORTANCE_MAX_COLUMNS (the cost grows with d), or when no importance is
+    positive."""
+    from sklearn.inspection import permutation_importance
+
+    d = Xd.shape[1]
+    classes = getattr(model, "classes_", None)
+    if classes is not None:
+        known = np.isin(yd, classes)
+        Xd, yd = Xd[known], yd[known]
+    if len(Xd) < MIN_ROWS or not 2 <= d <= IMPORTANCE_MAX_COLUMNS:
+        return np.arange(d), None
+    rng = np.random.default_rng(stream)
+    rows = subsample(len(Xd), IMPORTANCE_ROWS, rng)
+    if rows is not None:
+        Xd, yd = Xd[rows], yd[rows]
+
+    def score(est, X, y):
+        if classes is None:
+            return -float(np.mean((est.predict(X) - y) ** 2))
+        p = np.clip(est.predict_proba(X)[np.arange(len(y)), np.searchsorted(classes, y)], 1e-15, 1.0)
+        return float(np.mean(np.log(p)))
+
+    with _one_thread():
+        found = permutation_importance(model, Xd, yd, scoring=score, n_repeats=IMPORTANCE_REPEATS,
+                                       random_state=int(rng.integers(2**31 - 1)), n_jobs=1)
+    mean, spread = found.importances_mean, found.importances_std
+    top = float(mean.max())
+    if top <= 0:
+        return np.arange(d), mean
+    return np.flatnonzero((mean >= RELEVANT_SHARE * top) & (mean > 2 * spread)), mean
+
+
+def _column_sets(ref, X, Xd, yd, stream):
+    """{"all": None} and, when the reference relies on only some columns, {"relevant": columns}; and
+    the JSON-able record of the importances."""
+    columns, importance = relevant_columns(ref, Xd, yd, stream)
+    sets = {"all": None}
+    if 0 < len(columns) < X.shape[1]:
+        sets["relevant"] = columns
+    said = {"columns": [int(j) for j in columns] if "relevant" in sets else "all",
+            "importance": None if importance is None else [float(v) for v in importance],
+            "share": RELEVANT_SHARE}
+    return sets, said
+
+
+def _lowest(parts):
+    """The candidate with the lowest estimate: (its name, its dict)."""
+    name = min(parts, key=lambda key: parts[key]["estimate"])
+    return name, parts[name]
+
+
+def _columns_said(name, parts, d):
+    """The note's words for the columns the chosen neighbour estimate measured."""
+    if name == "all":
+        return ""
+    return f", on the {len(parts[name]['columns'])} of {d} columns {REFERENCE} relies on"
+
+
+def _knn_part(X, codes, K, k, rng):
+    """The k-NN estimate, its bootstrap spread and the Cover–Hart bounds on the columns of X."""
     nb = neighbours(X, k)
-    return X, y, Xd, yd, codes, K, k, nb, class_shares(codes, nb, K)
+    shares = class_shares(codes, nb, K)
+    plug = float(np.mean(1.0 - shares.max(axis=1)))
+    one_nn = float(np.mean(codes[nb[:, 0]] != codes))
+    spread = label_bootstrap(shares, nb, rng)
+    se, se_one, jensen = spread["se_plug_in"], spread["se_one_nn"], spread["jensen_bias"]
+    lower, upper = cover_hart_bounds(one_nn, K)
+    return {"estimate": min(max(plug, lower), upper), "plug_in": plug, "se": se, "low": plug - Z95 * se,
+            "high": plug + Z95 * se - min(jensen, 0.0), "jensen_bias": jensen,
+            "clipped": "lower" if plug < lower else "upper" if plug > upper else None,
+            "redraws": spread["redraws"], "one_nn_error": one_nn, "one_nn_se": se_one,
+            "cover_hart": {"lower": lower, "upper": upper,
+                           "lower_low": cover_hart_bounds(max(0.0, one_nn - Z95 * se_one), K)[0]},
+            "knn_loo_error": float(np.mean(shares.argmax(axis=1) != codes))}
 
 
 def _classification(X_train, y_train, X_dev, y_dev, streams, max_rows):
-    X, y, Xd, yd, codes, K, k, nb, shares = _knn_shares(X_train, y_train, X_dev, y_dev, streams, max_rows)
-    n_all, m_all, n, m = len(X_train), len(X_dev), len(X), len(Xd)
-    plug = float(np.mean(1.0 - shares.max(axis=1)))
-    one_nn = float(np.mean(codes[nb[:, 0]] != codes))
-    spread = label_bootstrap(shares, nb, np.random.default_rng(streams[3]))
-    se, se_one, jensen = spread["se_plug_in"], spread["se_one_nn"], spread["jensen_bias"]
-    lower, upper = cover_hart_bounds(one_nn, K)
-    lower_low = cover_hart_bounds(max(0.0, one_nn - Z95 * se_one), K)[0]
-    knn = min(max(plug, lower), upper)
-    clipped = "lower" if plug < lower else "upper" if plug > upper else None
-
-    # the reference learner: a reachable dev error
     from sklearn.ensemble import HistGradientBoostingClassifier
 
+    X, y, Xd, yd, codes, K, k = _classes(X_train, y_train, X_dev, y_dev, streams, max_rows)
+    n_all, m_all, n, m = len(X_train), len(X_dev), len(X), len(Xd)
+
+    # the reference learner: a reachable dev error, and the columns it relies on
     with _one_thread():
         ref = HistGradientBoostingClassifier(random_state=_random_state(streams[2])).fit(X, y)
         errors = int(np.sum(ref.predict(Xd) != yd))
     ref_error = errors / m
     ref_low, ref_high = error_interval(errors, m)
+    sets, relevance = _column_sets(ref, X, Xd, yd, streams[4])
+
+    boot = np.random.default_rng(streams[3])
+    parts = {name: dict(_knn_part(X if cols is None else X[:, cols], codes, K, k, boot),
+                        columns="all" if cols is None else [int(j) for j in cols]) for name, cols in sets.items()}
+    chosen, part = _lowest(parts)
+    knn, plug, clipped = part["estimate"], part["plug_in"], part["clipped"]
+    lower, upper = part["cover_hart"]["lower"], part["cover_hart"]["upper"]
 
     winner = "knn" if knn <= ref_error else "reference"
     estimate = min(knn, ref_error)
-    knn_low, knn_high = plug - Z95 * se, plug + Z95 * se - min(jensen, 0.0)
-    low, high = _interval(estimate, [knn_low, lower_low] + ([ref_low] if winner == "reference" else []),
-                          [knn_high, ref_high], top=1.0)
+    low, high = _interval(estimate, [end for p in parts.values() for end in (p["low"], p["cover_hart"]["lower_low"])]
+                          + ([ref_low] if winner == "reference" else []),
+                          [p["high"] for p in parts.values()] + [ref_high], top=1.0)
     details = {
         "task": "classification", "units": None, "n_train": n, "n_train_given": n_all, "n_dev": m,
         "n_dev_given": m_all, "n_classes": K, "k": k,
-        "knn": {"estimate": knn, "plug_in": plug, "se": se, "low": knn_low, "high": knn_high,
-                "jensen_bias": jensen, "clipped": clipped, "redraws": spread["redraws"]},
-        "one_nn_error": one_nn, "one_nn_se": se_one,
-        "cover_hart": {"lower": lower, "upper": upper, "lower_low": lower_low},
-        "knn_loo_error": float(np.mean(shares.argmax(axis=1) != codes)),
+        "knn": {key: part[key] for key in ("estimate", "plug_in", "se", "low", "high", "jensen_bias", "clipped",
+                                           "redraws", "columns")},
+        "one_nn_error": part["one_nn_error"], "one_nn_se": part["one_nn_se"], "cover_hart": part["cover_hart"],
+        "knn_loo_error": part["knn_loo_error"], "candidates": parts, "relevance": relevance,
         "reference": {"name": "HistGradientBoostingClassifier", "dev_error": ref_error, "errors": errors,
                       "n": m, "low": ref_low, "high": ref_high},
         "winner": winner}
@@ -451,9 +554,9 @@ def _classification(X_train, y_train, X_dev, y_dev, streams, max_rows):
             "upper": f"(lowered from {_pct(plug)} to the upper of its Cover–Hart bounds, the 1-NN error)"}[clipped]
     which = _which(winner, "the k-NN estimate", "dev error")
     note = (f"baseline (estimated): {_pct(estimate)} (95% CI {100 * low:.1f}–{_pct(high)}), k-NN Bayes-error "
-            f"estimate {_pct(knn)} (k = {k}) {said} [{_pct(lower)}, {_pct(upper)}]; {REFERENCE} reaches "
-            f"{_pct(ref_error)} on dev (95% CI {100 * ref_low:.1f}–{_pct(ref_high)}): {which}"
-            f"{_rows_said(n, n_all, m, m_all)}")
+            f"estimate {_pct(knn)} (k = {k}{_columns_said(chosen, parts, X.shape[1])}) {said} "
+            f"[{_pct(lower)}, {_pct(upper)}]; {REFERENCE} reaches {_pct(ref_error)} on dev "
+            f"(95% CI {100 * ref_low:.1f}–{_pct(ref_high)}): {which}{_rows_said(n, n_all, m, m_all)}")
     method = f"k-NN Bayes-error estimate (k = {k})" if winner == "knn" else f"{REFERENCE} dev error"
     return Baseline(estimate, low, high, method, details, note, n < n_all or m < m_all)
 
@@ -464,39 +567,65 @@ def _balanced(X_train, y_train, X_dev, y_dev, streams, max_rows):
 
         BÊ = (1/n)·Σ_i Σ_c p̂_c(i)·1[h(i) ≠ c] / (K·π_c),    h(i) = argmax_c p̂_c(i)/π_c,
 
-    with a normal interval ± 1.96·sd(terms)/√n. The reference learner is HistGradientBoosting with
-    class_weight="balanced", scored by its balanced error on dev (doctor.metrics.balanced_error, with its
-    interval). The estimate is the smaller; the Cover–Hart bounds concern the plain error and are not used."""
+    with a normal interval ± 1.96·sd(terms)/√n, on all columns and on the relevant ones (the lower is
+    kept). The reference learner is HistGradientBoosting with class_weight="balanced", scored by its
+    balanced error on dev (doctor.metrics.balanced_error, with its interval). The estimate is the
+    smaller; the Cover–Hart bounds concern the plain error and are not used."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     from .metrics import balanced_error
 
-    X, y, Xd, yd, codes, K, k, nb, shares = _knn_shares(X_train, y_train, X_dev, y_dev, streams, max_rows)
+    X, y, Xd, yd, codes, K, k = _classes(X_train, y_train, X_dev, y_dev, streams, max_rows)
     n, m = len(X), len(Xd)
-    prior = np.bincount(codes, minlength=K) / n
-    pick = np.argmax(shares / prior, axis=1)
-    terms = (shares * (np.arange(K) != pick[:, None]) / (K * prior)).sum(axis=1)
-    plug, half = float(terms.mean()), Z95 * float(terms.std(ddof=1)) / math.sqrt(n)
     with _one_thread():
         ref = HistGradientBoostingClassifier(class_weight="balanced", random_state=_random_state(streams[2]))
         found = balanced_error(yd, ref.fit(X, y).predict(Xd))
+    sets, relevance = _column_sets(ref, X, Xd, yd, streams[4])
+    prior = np.bincount(codes, minlength=K) / n
+
+    def part(cols):
+        shares = class_shares(codes, neighbours(X if cols is None else X[:, cols], k), K)
+        pick = np.argmax(shares / prior, axis=1)
+        terms = (shares * (np.arange(K) != pick[:, None]) / (K * prior)).sum(axis=1)
+        plug, half = float(terms.mean()), Z95 * float(terms.std(ddof=1)) / math.sqrt(n)
+        return {"estimate": plug, "low": plug - half, "high": plug + half,
+                "columns": "all" if cols is None else [int(j) for j in cols]}
+
+    parts = {name: part(cols) for name, cols in sets.items()}
+    chosen, best = _lowest(parts)
+    plug = best["estimate"]
     winner = "knn" if plug <= found["error"] else "reference"
     estimate = min(plug, found["error"])
-    low, high = _interval(estimate, [plug - half] + ([found["low"]] if winner == "reference" else []),
-                          [plug + half, found["high"]], top=1.0)
+    low, high = _interval(estimate, [p["low"] for p in parts.values()] + ([found["low"]] if winner == "reference" else []),
+                          [p["high"] for p in parts.values()] + [found["high"]], top=1.0)
     details = {"task": "classification", "units": None, "metric": "balanced", "n_train": n,
                "n_train_given": len(X_train), "n_dev": m, "n_dev_given": len(X_dev), "n_classes": K, "k": k,
-               "knn": {"estimate": plug, "low": plug - half, "high": plug + half},
+               "knn": best, "candidates": parts, "relevance": relevance,
                "reference": {"name": "HistGradientBoostingClassifier(class_weight='balanced')",
                              "dev_error": found["error"], "n": m, "low": found["low"], "high": found["high"]},
                "winner": winner}
     which = _which(winner, "the k-NN estimate", "dev error")
     note = (f"baseline (estimated, balanced error): {_pct(estimate)} (95% CI {100 * low:.1f}–{_pct(high)}), "
-            f"k-NN plug-in {_pct(plug)} (k = {k}); {REFERENCE} with balanced class weights reaches "
-            f"{_pct(found['error'])} on dev: {which}{_rows_said(n, len(X_train), m, len(X_dev))}")
+            f"k-NN plug-in {_pct(plug)} (k = {k}{_columns_said(chosen, parts, X.shape[1])}); {REFERENCE} with "
+            f"balanced class weights reaches {_pct(found['error'])} on dev: {which}"
+            f"{_rows_said(n, len(X_train), m, len(X_dev))}")
     method = (f"k-NN balanced-error estimate (k = {k})" if winner == "knn"
               else f"{REFERENCE} balanced dev error")
     return Baseline(estimate, low, high, method, details, note, n < len(X_train) or m < len(X_dev))
+
+
+def _gamma_part(X, y, P, rng):
+    """The Gamma test's noise estimate and its bootstrap interval on the columns of X."""
+    nb, dist = neighbours(X, P, distances=True)
+    terms, gamma, delta = gamma_test(y, nb, dist)
+    raw = float(terms.mean())
+    var = min(max(raw, 0.0), float(gamma[0]))
+    se = residual_bootstrap(y, nb, dist, rng)
+    return {"estimate": math.sqrt(var), "variance": var, "variance_raw": raw, "se_variance": se,
+            "low": math.sqrt(max(0.0, var - Z95 * se)), "high": math.sqrt(var + Z95 * se),
+            "clipped": "lower" if raw < 0 else "upper" if raw > gamma[0] else None, "redraws": N_REDRAWS,
+            "one_nn_estimate": math.sqrt(float(gamma[0])), "gamma": [float(v) for v in gamma],
+            "delta": [float(v) for v in delta]}
 
 
 def _regression(X_train, y_train, X_dev, y_dev, streams, max_rows):
@@ -509,47 +638,44 @@ def _regression(X_train, y_train, X_dev, y_dev, streams, max_rows):
     Xd, yd = _rows(X_dev, y_dev.astype(np.float64), max_rows, streams[1], False)
     n, m = len(X), len(Xd)
 
-    # the nearest-neighbour estimate: the Gamma test's intercept
-    P = min(GAMMA_NEIGHBOURS, n - 1)
-    nb, dist = neighbours(X, P, distances=True)
-    terms, gamma, delta = gamma_test(y, nb, dist)
-    raw = float(terms.mean())
-    var = min(max(raw, 0.0), float(gamma[0]))
-    clipped = "lower" if raw < 0 else "upper" if raw > gamma[0] else None
-    boot, ref_stream = np.random.default_rng(streams[3]), streams[2].spawn(1)[0]
-    se = residual_bootstrap(y, nb, dist, boot)
-    sigma = math.sqrt(var)
-    nn_low, nn_high = math.sqrt(max(0.0, var - Z95 * se)), math.sqrt(var + Z95 * se)
-
-    # the reference learner: a reachable dev RMSE
+    # the reference learner: a reachable dev RMSE, and the columns it relies on
     with _one_thread():
         ref = HistGradientBoostingRegressor(random_state=_random_state(streams[2])).fit(X, y)
         pred = ref.predict(Xd)
     if m >= 2:
-        scored = regression_errors(yd, pred, seed=ref_stream)
+        scored = regression_errors(yd, pred, seed=streams[2].spawn(1)[0])
         ref_rmse, ref_low, ref_high = scored["rmse"], scored["low"], scored["high"]
     else:
         ref_rmse = ref_low = ref_high = float(abs(yd[0] - pred[0]))
+    sets, relevance = _column_sets(ref, X, Xd, yd, streams[4])
+
+    # the nearest-neighbour estimate: the Gamma test's intercept
+    P = min(GAMMA_NEIGHBOURS, n - 1)
+    boot = np.random.default_rng(streams[3])
+    parts = {name: dict(_gamma_part(X if cols is None else X[:, cols], y, P, boot),
+                        columns="all" if cols is None else [int(j) for j in cols]) for name, cols in sets.items()}
+    chosen, part = _lowest(parts)
+    sigma = part["estimate"]
 
     winner = "knn" if sigma <= ref_rmse else "reference"
     estimate = min(sigma, ref_rmse)
-    low, high = _interval(estimate, [nn_low] + ([ref_low] if winner == "reference" else []),
-                          [nn_high, ref_high])
+    low, high = _interval(estimate, [p["low"] for p in parts.values()] + ([ref_low] if winner == "reference" else []),
+                          [p["high"] for p in parts.values()] + [ref_high])
     details = {
         "task": "regression", "units": "RMSE", "n_train": n, "n_train_given": n_all, "n_dev": m,
         "n_dev_given": m_all, "neighbours": P,
-        "knn": {"estimate": sigma, "variance": var, "variance_raw": raw, "se_variance": se,
-                "low": nn_low, "high": nn_high, "clipped": clipped, "redraws": N_REDRAWS},
-        "one_nn_estimate": math.sqrt(float(gamma[0])),
-        "gamma": [float(v) for v in gamma], "delta": [float(v) for v in delta],
+        "knn": {key: part[key] for key in ("estimate", "variance", "variance_raw", "se_variance", "low", "high",
+                                           "clipped", "redraws", "columns")},
+        "one_nn_estimate": part["one_nn_estimate"], "gamma": part["gamma"], "delta": part["delta"],
+        "candidates": parts, "relevance": relevance,
         "reference": {"name": "HistGradientBoostingRegressor", "dev_rmse": ref_rmse, "n": m,
                       "low": ref_low, "high": ref_high},
         "winner": winner}
     g = lambda v: f"{v:.4g}"
     which = _which(winner, "the nearest-neighbour estimate", "dev RMSE")
     note = (f"baseline (estimated): RMSE {g(estimate)} (95% CI {g(low)}–{g(high)}), nearest-neighbour noise "
-            f"estimate σ̂ = {g(sigma)} (Gamma test over {P} neighbours; 1-NN: {g(details['one_nn_estimate'])}); "
-            f"{REFERENCE} reaches RMSE {g(ref_rmse)} on dev (95% CI {g(ref_low)}–{g(ref_high)}): {which}"
-            f"{_rows_said(n, n_all, m, m_all)}")
+            f"estimate σ̂ = {g(sigma)} (Gamma test over {P} neighbours{_columns_said(chosen, parts, X.shape[1])}; "
+            f"1-NN: {g(part['one_nn_estimate'])}); {REFERENCE} reaches RMSE {g(ref_rmse)} on dev "
+            f"(95% CI {g(ref_low)}–{g(ref_high)}): {which}{_rows_said(n, n_all, m, m_all)}")
     method = f"Gamma-test noise estimate ({P} neighbours)" if winner == "knn" else f"{REFERENCE} dev RMSE"
     return Baseline(estimate, low, high, method, details, note, n < n_all or m < m_all)
