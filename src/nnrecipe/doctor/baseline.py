@@ -482,10 +482,17 @@ def _column_sets(ref, X, Xd, yd, stream):
     return sets, said
 
 
-def _lowest(parts):
-    """The candidate with the lowest estimate: (its name, its dict)."""
+def _combine(parts, reached, reached_low, reached_high, top=math.inf):
+    """The neighbour candidates and the reference's reachable error combined: the lowest candidate, which
+    evidence wins, the estimate (the smaller) and its interval (`_interval`: every candidate's ends, the
+    reference's upper end, and its lower end when it is the estimate). parts: {name: {"estimate",
+    "low", "high"}}. Returns (name, part, winner, estimate, low, high)."""
     name = min(parts, key=lambda key: parts[key]["estimate"])
-    return name, parts[name]
+    winner = "knn" if parts[name]["estimate"] <= reached else "reference"
+    estimate = min(parts[name]["estimate"], reached)
+    low, high = _interval(estimate, [p["low"] for p in parts.values()] + ([reached_low] if winner == "reference" else []),
+                          [p["high"] for p in parts.values()] + [reached_high], top)
+    return name, parts[name], winner, estimate, low, high
 
 
 def _columns_said(name, parts, d):
@@ -504,12 +511,12 @@ def _knn_part(X, codes, K, k, rng):
     spread = label_bootstrap(shares, nb, rng)
     se, se_one, jensen = spread["se_plug_in"], spread["se_one_nn"], spread["jensen_bias"]
     lower, upper = cover_hart_bounds(one_nn, K)
-    return {"estimate": min(max(plug, lower), upper), "plug_in": plug, "se": se, "low": plug - Z95 * se,
-            "high": plug + Z95 * se - min(jensen, 0.0), "jensen_bias": jensen,
+    lower_low = cover_hart_bounds(max(0.0, one_nn - Z95 * se_one), K)[0]
+    return {"estimate": min(max(plug, lower), upper), "plug_in": plug, "se": se,
+            "low": min(plug - Z95 * se, lower_low), "high": plug + Z95 * se - min(jensen, 0.0), "jensen_bias": jensen,
             "clipped": "lower" if plug < lower else "upper" if plug > upper else None,
             "redraws": spread["redraws"], "one_nn_error": one_nn, "one_nn_se": se_one,
-            "cover_hart": {"lower": lower, "upper": upper,
-                           "lower_low": cover_hart_bounds(max(0.0, one_nn - Z95 * se_one), K)[0]},
+            "cover_hart": {"lower": lower, "upper": upper, "lower_low": lower_low},
             "knn_loo_error": float(np.mean(shares.argmax(axis=1) != codes))}
 
 
@@ -530,15 +537,9 @@ def _classification(X_train, y_train, X_dev, y_dev, streams, max_rows):
     boot = np.random.default_rng(streams[3])
     parts = {name: dict(_knn_part(X if cols is None else X[:, cols], codes, K, k, boot),
                         columns="all" if cols is None else [int(j) for j in cols]) for name, cols in sets.items()}
-    chosen, part = _lowest(parts)
+    chosen, part, winner, estimate, low, high = _combine(parts, ref_error, ref_low, ref_high, top=1.0)
     knn, plug, clipped = part["estimate"], part["plug_in"], part["clipped"]
     lower, upper = part["cover_hart"]["lower"], part["cover_hart"]["upper"]
-
-    winner = "knn" if knn <= ref_error else "reference"
-    estimate = min(knn, ref_error)
-    low, high = _interval(estimate, [end for p in parts.values() for end in (p["low"], p["cover_hart"]["lower_low"])]
-                          + ([ref_low] if winner == "reference" else []),
-                          [p["high"] for p in parts.values()] + [ref_high], top=1.0)
     details = {
         "task": "classification", "units": None, "n_train": n, "n_train_given": n_all, "n_dev": m,
         "n_dev_given": m_all, "n_classes": K, "k": k,
@@ -592,12 +593,8 @@ def _balanced(X_train, y_train, X_dev, y_dev, streams, max_rows):
                 "columns": "all" if cols is None else [int(j) for j in cols]}
 
     parts = {name: part(cols) for name, cols in sets.items()}
-    chosen, best = _lowest(parts)
+    chosen, best, winner, estimate, low, high = _combine(parts, found["error"], found["low"], found["high"], top=1.0)
     plug = best["estimate"]
-    winner = "knn" if plug <= found["error"] else "reference"
-    estimate = min(plug, found["error"])
-    low, high = _interval(estimate, [p["low"] for p in parts.values()] + ([found["low"]] if winner == "reference" else []),
-                          [p["high"] for p in parts.values()] + [found["high"]], top=1.0)
     details = {"task": "classification", "units": None, "metric": "balanced", "n_train": n,
                "n_train_given": len(X_train), "n_dev": m, "n_dev_given": len(X_dev), "n_classes": K, "k": k,
                "knn": best, "candidates": parts, "relevance": relevance,
@@ -654,13 +651,8 @@ def _regression(X_train, y_train, X_dev, y_dev, streams, max_rows):
     boot = np.random.default_rng(streams[3])
     parts = {name: dict(_gamma_part(X if cols is None else X[:, cols], y, P, boot),
                         columns="all" if cols is None else [int(j) for j in cols]) for name, cols in sets.items()}
-    chosen, part = _lowest(parts)
+    chosen, part, winner, estimate, low, high = _combine(parts, ref_rmse, ref_low, ref_high)
     sigma = part["estimate"]
-
-    winner = "knn" if sigma <= ref_rmse else "reference"
-    estimate = min(sigma, ref_rmse)
-    low, high = _interval(estimate, [p["low"] for p in parts.values()] + ([ref_low] if winner == "reference" else []),
-                          [p["high"] for p in parts.values()] + [ref_high])
     details = {
         "task": "regression", "units": "RMSE", "n_train": n, "n_train_given": n_all, "n_dev": m,
         "n_dev_given": m_all, "neighbours": P,
