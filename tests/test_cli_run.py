@@ -51,6 +51,9 @@ def test_run_digits_reaches_97_percent(tmp_path, capsys):
     assert main(["run", "digits", "--out", str(tmp_path / "d"), "--quiet"]) == 0
     record = json.loads((tmp_path / "d" / "run.json").read_text())
     assert 1 - record["test"]["error"] >= 0.97 and record["data"]["images"]
+    # its dev error sits inside the estimated Bayes error's interval: the headline and the record say so
+    assert record["final_note"].startswith("no avoidable error left that the data can show: dev ")
+    assert "high variance (within the estimated irreducible error)" in capsys.readouterr().out
 
 
 def test_run_refuses_data_too_small_to_split(tmp_path, capsys):

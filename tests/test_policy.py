@@ -884,6 +884,23 @@ def test_an_estimated_baseline_is_the_default_and_the_diagnosis_reads_against_it
         assert policy_lines(r) == stop and "final_note" not in r.record_
 
 
+@pytest.mark.parametrize("high, note", [(0.22, True), (0.18, False)], ids=["within", "above"])
+def test_a_run_that_ends_on_variance_with_dev_inside_the_irreducible_error_says_so(monkeypatch, high, note):
+    """Train 0%, dev 8 of 40 (20%) against an estimate of 15% (10–`high`): high variance by the notes' gaps
+    (dev − train 20 points), and no variance knob to turn; with dev inside the estimate's interval the end
+    says no avoidable error is left that the data can show (train fits noise below the irreducible error)."""
+    script_baseline(monkeypatch, FakeBaseline(0.15, 0.10, high))
+    r = fit(ScriptedTrainer(VAR), baseline_error=GIVEN, knobs=[])
+    assert r.diagnosis_.case == "high variance"
+    said = ("no avoidable error left that the data can show: dev 20.00% sits within the estimated irreducible "
+            f"error (10.00%–{100 * high:.2f}%, a scripted k-NN estimate)")
+    stop = "stop: high variance, and no variance knob of the recipe is left to turn"
+    if note:
+        assert policy_lines(r) == [stop, said] and r.record_["final_note"] == said
+    else:
+        assert policy_lines(r) == [stop] and "final_note" not in r.record_
+
+
 def test_a_good_fit_is_confirmed_against_the_estimated_baseline(monkeypatch):
     """Dev 6 of 40 (15%) against an estimate of 13%: the point estimates say good fit, but dev's interval
     reaches 29.1%, 16 points above the baseline: not confirmed."""

@@ -282,6 +282,8 @@ def run(args):
     report = _write_report(out, recipe)
     test, n_exp, d = recipe.record_["test"], len(recipe.experiments_), recipe.diagnosis_
     unsure = "" if recipe.record_["final"].get("confirmed", True) else " (not confirmed by dev's interval)"
+    if recipe.record_.get("final_note"):               # the gap's error is inside the estimated irreducible error
+        unsure += " (within the estimated irreducible error)"
     console.print(f"[bold]{d.case}{unsure}[/] (train {d.show(d.train_error)}, dev {d.show(d.dev_error)}, baseline "
                   f"{d.show(d.baseline_error)}) · [bold]test error {describe_test(test)}[/] · "
                   f"{recipe.record_['spent_epochs']} epochs over {n_exp} experiment{'' if n_exp == 1 else 's'}")

@@ -256,19 +256,26 @@ class Recipe:
                     f"the budget of {self.budget} epochs is spent: the knobs left need more than the "
                     f"{self.budget - self._spent} epochs that remain" if self._over_budget
                     else f"no {left} knob of the recipe is left to turn"))
-                self._explain_bias(best)
+                self._explain_end(best)
                 return best
 
-    def _explain_bias(self, best):
-        """When the run ends on high bias with a train error inside the estimated irreducible error's
-        interval, say that no avoidable bias is left that the data can show (not 'bigger network')."""
+    def _explain_end(self, best):
+        """When the run ends on a gap whose error sits within the estimated irreducible error's interval,
+        say that the data shows nothing avoidable left (not 'bigger network' or 'more regularization'):
+        high bias with train inside it, or high variance with dev inside it (train then fits noise that
+        no model can learn: a gap to train below the irreducible error is not one a knob can close)."""
         baseline, d = self.record_.get("baseline") or {}, best.diagnosis
         high = baseline.get("high")
-        if d.high_bias and high is not None and best.train_error <= high:
-            self.record_["final_note"] = (
-                f"no avoidable bias left that the data can show: train {d.show(best.train_error)} sits within the "
-                f"estimated irreducible error ({d.show(baseline['low'])}–{d.show(high)}, {baseline.get('method')})")
-            self._decide(self.record_["final_note"])
+        if high is None:
+            return
+        side = ("train", best.train_error, "avoidable bias") if d.high_bias else (
+            "dev", best.dev_error, "avoidable error") if d.high_variance else None
+        if side is None or side[1] > high:
+            return
+        self.record_["final_note"] = (
+            f"no {side[2]} left that the data can show: {side[0]} {d.show(side[1])} sits within the estimated "
+            f"irreducible error ({d.show(baseline['low'])}–{d.show(high)}, {baseline.get('method')})")
+        self._decide(self.record_["final_note"])
 
     def _next(self, queue, best, diagnosis, why, ties):
         """Turn the first knob of `queue` (taken off it); a knob that helped and repeats goes back first
