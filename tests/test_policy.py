@@ -901,6 +901,32 @@ def test_a_run_that_ends_on_variance_with_dev_inside_the_irreducible_error_says_
         assert policy_lines(r) == [stop] and "final_note" not in r.record_
 
 
+@pytest.mark.parametrize("wrong, lowered", [(4, True), (16, False)], ids=["beyond-noise", "within-noise"])
+def test_a_dev_error_clearly_under_the_estimate_lowers_the_baseline(monkeypatch, wrong, lowered):
+    """An estimate of 45% (35–55%); the first network gets `wrong` of 40 dev rows wrong. 4 (10%, Wilson's 95%
+    interval up to 23.1%) is under the estimate beyond dev's noise: the baseline becomes 10%, said in the
+    trail and run.json, and the diagnosis reads against it. 16 (40%, up to 55.4%) is not: nothing changes."""
+    script_baseline(monkeypatch, FakeBaseline(0.45, 0.35, 0.55))
+    r = fit(ScriptedTrainer(Out(0.0, wrong)), baseline_error=GIVEN, knobs=[])
+    b = r.record_["baseline"]
+    if lowered:
+        assert r.baseline_error_ == r.record_["baseline_error"] == b["estimate"] == 0.1
+        assert b["lowered_from"] == 0.45 and b["low"] == 0.1 and b["high"] == pytest.approx(0.2306, abs=1e-4)
+        assert b["method"] == "experiment 1's dev error"
+        assert ("experiment 1 reaches dev 10.0%, below the estimated baseline of 45.0% beyond dev's noise (its 95% "
+                "interval ends at 23.1%): a reachable error bounds the irreducible one, so the baseline is now "
+                "10.0%") in r.decisions_
+        assert r.diagnosis_.baseline_error == 0.1 and r.diagnosis_.case == "high variance"
+    else:
+        assert r.baseline_error_ == 0.45 and "lowered_from" not in b and b["method"] == "a scripted k-NN estimate"
+        assert not any("reaches dev" in line for line in r.decisions_)
+
+
+def test_a_given_baseline_is_never_lowered():
+    r = fit(ScriptedTrainer(Out(0.0, 4)), baseline_error=0.45, knobs=[])
+    assert r.baseline_error_ == 0.45 and r.diagnosis_.baseline_error == 0.45
+
+
 def test_a_good_fit_is_confirmed_against_the_estimated_baseline(monkeypatch):
     """Dev 6 of 40 (15%) against an estimate of 13%: the point estimates say good fit, but dev's interval
     reaches 29.1%, 16 points above the baseline: not confirmed."""

@@ -74,9 +74,10 @@ def first_config(n_features, n_train):
 class Recipe:
     """The notes' basic recipe, run by the machine.
 
-    baseline_error : "auto" (the default: estimated from the training rows, see doctor/baseline.py) or
-        the best reachable error (human-level, a Bayes estimate): a rate in [0, 1) for a classifier, an
-        RMSE in the target's units for a regression. A number given always wins.
+    baseline_error : "auto" (the default: estimated from the training rows, see doctor/baseline.py, and
+        lowered to an experiment's dev error that lies under it beyond dev's noise) or the best reachable
+        error (human-level, a Bayes estimate): a rate in [0, 1) for a classifier, an RMSE in the target's
+        units for a regression. A number given always wins.
     tolerance : a gap (avoidable bias or variance) larger than this is worth a knob (default: 0.02,
         two points of error rate; for a regression REGRESSION_TOLERANCE = 2% of the training target's
         standard deviation, the RMSE of always predicting the mean). Checked before any training.
@@ -503,6 +504,7 @@ class Recipe:
         if self.metric_ == "balanced" and e.plain_errors is None:
             e.plain_errors = {"train": e.train_error, "dev": e.dev_error}
             e.train_error, e.dev_error = self._balanced(e)
+        self._lower_baseline(e)
         e.diagnosis = diagnose(e.train_error, e.dev_error, self.baseline_error_, self.tolerance_, self.target_.units)
         self._spent += e.spent or e.epochs
         self._save_model(e.net, model)
@@ -512,6 +514,25 @@ class Recipe:
         self._done[key] = e
         self._save()
         return e
+
+    def _lower_baseline(self, e):
+        """A reachable error bounds the irreducible one, the network's as the reference learner's: when an
+        experiment's dev error lies under the estimated baseline beyond dev's noise (the upper end of its 95%
+        interval below the estimate: a reference fitted on a subsample of a big table, say), the estimate was
+        too high, and the baseline becomes that dev error (its interval: up to that upper end)."""
+        b = self.record_.get("baseline") or {}
+        if b.get("high") is None or e.dev_error >= self.baseline_error_:
+            return
+        high = self._dev_high(e)
+        if high >= self.baseline_error_:
+            return
+        show, was = self._show, self.baseline_error_
+        self.baseline_error_ = self.record_["baseline_error"] = float(e.dev_error)
+        b.update(estimate=self.baseline_error_, low=min(b["low"], self.baseline_error_), high=float(high),
+                 method=f"experiment {e.id}'s dev error", lowered_from=was)
+        self._decide(f"experiment {e.id} reaches dev {show(e.dev_error)}, below the estimated baseline of {show(was)} "
+                     f"beyond dev's noise (its 95% interval ends at {show(high)}): a reachable error bounds the "
+                     f"irreducible one, so the baseline is now {show(e.dev_error)}")
 
     def _balanced(self, e):
         """(train, dev) balanced errors of an experiment: on the rows it trained on (each fold's model on its
