@@ -283,3 +283,17 @@ def test_regression_error_axes_say_rmse():
     history = {"train_error": [60.0, 50.0], "dev_error": [70.0, 55.0]}
     assert plots.error_curves([history], percent=False).axes[0].get_ylabel() == "RMSE"
     assert plots.error_curves([history]).axes[0].get_ylabel() == "error"
+
+
+def test_a_lowered_baseline_says_from_what_and_by_which_experiment(tmp_path, real):
+    record = copy.deepcopy(real)
+    record["baseline"] = {"estimate": 0.032, "low": 0.02, "high": 0.036, "method": "experiment 1's dev error",
+                          "note": "baseline (estimated): 8.4% ...", "lowered_from": 0.084}
+    record["baseline_error"] = 0.032
+    page, _ = _render(tmp_path, record)
+    text = " ".join(page.text("summary").split())
+    assert ("Lowered from 8.4% to 3.2%, experiment 1's dev error: it lies under the estimate beyond dev's noise, "
+            "and a reachable error bounds the irreducible one.") in text
+    del record["baseline"]["lowered_from"]
+    page, _ = _render(tmp_path, record)
+    assert "Lowered from" not in page.text("summary")

@@ -311,6 +311,10 @@ class _Page:
         parts = [lead, f'<div class="cards">{"".join(cards)}</div>']
         if baseline.get("note") or baseline.get("reason"):
             parts.append(f"<p class='sub'>Baseline: {_e(baseline.get('note') or baseline.get('reason'))}.</p>")
+        if baseline.get("lowered_from") is not None:
+            parts.append(f"<p class='sub'>Lowered from {self.fmt(baseline['lowered_from'])} to "
+                         f"{self.fmt(baseline.get('estimate'))}, {_e(baseline.get('method'))}: it lies under the "
+                         "estimate beyond dev's noise, and a reachable error bounds the irreducible one.</p>")
         final = r.get("final") or {}
         cv, refit = r.get("cv") if isinstance(r.get("cv"), dict) else None, final.get("refit") or {}
         if cv:
