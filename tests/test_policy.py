@@ -187,8 +187,11 @@ def fit(trainer, X=X_TAB, y=Y, baseline_error=0.0, **options):
     if folds:                     # cross-validated: the choice refitted on train+dev, not the fold models
         assert cv != 0 and isinstance(r.best_experiment_.net, FoldModels) and r.best_ is not r.best_experiment_.net
         assert r.record_["final"]["refit"]["rows"] == folds["rows"] == len(r.split_.train) + len(r.split_.dev)
-    else:
-        assert r.best_ is r.best_experiment_.net
+    else:                         # decided on dev, which adds a third of train's rows here: refitted on train+dev too
+        assert r.best_ is not r.best_experiment_.net and not isinstance(r.best_, FoldModels)
+        assert r.record_["final"]["refit"]["rows"] == len(r.split_.train) + len(r.split_.dev)
+    assert r.decisions_[-2].startswith((f"refitted experiment {r.best_experiment_.id}'s configuration on all ",
+                                        f"refit of experiment {r.best_experiment_.id}'s configuration on all "))
     assert r.record_["final"]["experiment"] == r.best_experiment_.id
     regression = r.target_.regression
     if not regression:
@@ -237,9 +240,11 @@ def tried(r):
 
 
 def policy_lines(r):
-    """The trail between the data checks and the final choice, without the per-experiment lines."""
+    """The trail between the data checks and the final choice, without the per-experiment lines and the
+    refit on train+dev (fit() checks it)."""
     start = next(i for i, d in enumerate(r.decisions_) if d.startswith(MATCH)) + 1
-    return [d for d in r.decisions_[start:-1] if not d.startswith("experiment ")]
+    return [d for d in r.decisions_[start:-1] if not d.startswith(("experiment ", "refitted experiment ",
+                                                                   "refit of experiment "))]
 
 
 def outcomes(r):
@@ -269,7 +274,7 @@ def test_a_confirmed_good_fit_at_start_trains_one_experiment(X, y, options, line
     assert t.calls[0].config == FIRST == first_config(2, len(r.split_.train))   # batches of FIRST.batch_size
     assert r.decisions_[3:] == [
         "experiment 1 (a He-initialized ReLU network sized from the data): train 0.00%, dev 0.00% → good fit",
-        line, r.decisions_[-1]]
+        line, r.decisions_[-2], r.decisions_[-1]]                               # -2: the refit on train+dev
     assert r.best_experiment_.id == 1 and r.diagnosis_.case == "good fit"
 
 
@@ -322,7 +327,7 @@ def test_high_bias_turns_every_bias_knob_in_order(jagged):
     assert t.calls[3].warm is r.experiments_[0].net and t.calls[3].epochs == EPOCHS       # only the missing ones
     assert (longer.epochs, longer.trained_epochs) == (EPOCHS, 2 * EPOCHS)
     assert longer.why == BIAS_WHY + "train twice as long"
-    assert r.record_["spent_epochs"] == EPOCHS * len(expected)
+    assert r.record_["spent_epochs"] == EPOCHS * len(expected) + EPOCHS      # + experiment 1's refit on train+dev
     smooth = [] if jagged else ["a smaller learning rate: not tried, J of experiment 1 fell smoothly"]
     assert policy_lines(r) == smooth + ["stop: high bias, and no bias knob of the recipe is left to turn"]
     assert "experiment 2 (avoidable bias 20.0% > 2.0%: twice as wide): train 10.00%, dev 20.00% → high bias and " \
@@ -422,7 +427,7 @@ def test_longer_warm_starts_or_skips_after_a_plateau(start, longer, lines):
         assert r.best_experiment_.id == 2 and r.best_experiment_.trained_epochs == 2 * EPOCHS
         assert r.experiments_[1].outcome == \
             "kept: dev 0.0% against experiment 1's 20.0%, better beyond dev's noise (McNemar p = 0.0078)"
-        assert r.record_["spent_epochs"] == 2 * EPOCHS
+        assert r.record_["spent_epochs"] == 2 * EPOCHS + 2 * EPOCHS        # + the refit of its 2·EPOCHS from scratch
     else:
         assert r.experiments_[0].stopped and r.experiments_[0].stop_reason == "plateau"
         assert r.experiments_[0].trained_epochs == EPOCHS // 2
@@ -608,7 +613,7 @@ def test_a_budget_used_up_stops_the_loop():
     r = fit(ScriptedTrainer(BIAS), budget=2 * EPOCHS)
     assert tried(r) == [("start", at()), ("width", at((32, 16)))]
     assert policy_lines(r) == [f"stop: the budget of {2 * EPOCHS} epochs is spent"]
-    assert r.record_["spent_epochs"] == 2 * EPOCHS
+    assert r.record_["spent_epochs"] == 2 * EPOCHS + EPOCHS                  # the refit on train+dev comes on top
 
 
 def test_a_budget_below_the_first_epochs_cuts_the_first_experiment():
@@ -731,7 +736,7 @@ def test_a_builder_trains_for_real():
     start = time.perf_counter()
     r = nr.Recipe(model=builder, budget=20, baseline_error=0.0, cv=0, verbose=0, seed=0).fit(X_TAB, Y)
     assert time.perf_counter() - start < 2
-    assert built[0] == (H, 1.0, 0) and len(built) == len(r.experiments_) == 1
+    assert built[0] == built[1] == (H, 1.0, 0) and len(built) == len(r.experiments_) + 1 == 2   # + the refit
     assert isinstance(r.best_, nr.Network) and [layer.units for layer in r.best_.layers] == [16, 8, 1]
     assert r.experiments_[0].trained_epochs <= 20 and len(r.experiments_[0].history["cost"]) <= 20
     assert 0 <= r.test_error_ <= 1 and r.predict(X_TAB[:5]).shape == (5,)
@@ -1067,7 +1072,7 @@ def test_cv_auto_cross_validates_only_when_dev_cannot_resolve_the_tolerance():
     assert len(t.calls) == 3 + 1
     t = ScriptedTrainer(GOOD)
     r = fit(t, X=X_BIG, y=Y_BIG, cv="auto")
-    assert r.record_["cv"] is None and len(t.calls) == 1 and r.best_ is r.best_experiment_.net
+    assert r.record_["cv"] is None and len(t.calls) == 1 + 1 and r.best_ is not r.best_experiment_.net  # + refit
     assert r.decisions_[2] == ("decisions on dev: dev's 95% interval at the baseline of 0.0% is ± 0.9% over 200 "
                                "rows, within the tolerance of 2.0%")
     assert r.decisions_[3].startswith(MATCH) and r.decisions_[4].startswith("experiment 1 ")
@@ -1089,3 +1094,23 @@ def test_a_bad_metric_raises_before_any_training():
     assert "'nope'" in str(err.value)
     assert t.calls == []
 
+
+
+# ---- the refit on train+dev when deciding on dev ---------------------------------------------------
+def test_deciding_on_dev_refits_on_train_and_dev_only_when_dev_adds_enough_rows(monkeypatch):
+    """60/20/20: dev adds a third of train's rows (≥ REFIT_SHARE): the chosen configuration is trained once
+    more, from scratch, on train+dev (the rows of both, its full epochs), and that model is the one saved and
+    tested. With a rule that asks for half, it is not: the chosen experiment's own network is."""
+    import nnrecipe.recipe.loop as loop
+
+    t = ScriptedTrainer(GOOD)
+    r = fit(t, X=X_BIG, y=Y_BIG)
+    refit = t.calls[-1]
+    assert len(t.calls) == 2 and refit.warm is None and refit.epochs == r.best_experiment_.config.epochs
+    assert refit.config == r.best_experiment_.config and refit.n_train == len(r.split_.train) + len(r.split_.dev) == 800
+    assert r.record_["final"]["refit"]["rows"] == 800 and r.best_ is not r.best_experiment_.net
+    monkeypatch.setattr(loop, "REFIT_SHARE", 0.5)
+    t = ScriptedTrainer(GOOD)
+    r = nr.Recipe(trainer=t, verbose=0, seed=0, baseline_error=0.0, cv=0).fit(X_BIG, Y_BIG)
+    assert len(t.calls) == 1 and r.best_ is r.best_experiment_.net and "refit" not in r.record_["final"]
+    assert not any(line.startswith("refitted") for line in r.decisions_)

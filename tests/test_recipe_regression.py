@@ -78,7 +78,9 @@ def test_every_error_is_an_rmse_and_the_history_agrees(run):
         assert e.history["dev_error"][-1] == pytest.approx(e.dev_error, rel=1e-4)     # RMSE per epoch, y's units
     best = r.best_experiment_
     dev = r.split_.dev
-    assert best.dev_error == pytest.approx(np.sqrt(np.mean((r.predict(dev.X) - dev.y) ** 2)), rel=1e-5)
+    assert best.dev_error == pytest.approx(np.sqrt(np.mean((best.net.predict(dev.X).reshape(-1) - dev.y) ** 2)),
+                                           rel=1e-5)
+    assert r.record_["final"]["refit"]["rows"] == len(r.split_.train) + len(dev)      # r.predict: the refit's
 
 
 def test_the_saved_model_predicts_in_the_targets_units(run):

@@ -322,6 +322,11 @@ class _Page:
                          f"({_e(cv.get('rows'))} rows; {_e(cv.get('reason'))}): an experiment's dev error is its "
                          "out-of-fold error, and the chosen configuration was refitted on all of train+dev"
                          + (f" ({_e(refit['epochs'])} epochs)" if refit.get("epochs") is not None else "") + ".</p>")
+        elif refit:
+            parts.append(f"<p class='sub'>Decisions on dev; the chosen configuration was then refitted on all "
+                         f"{_e(refit.get('rows'))} rows of train+dev"
+                         + (f" ({_e(refit['epochs'])} epochs)" if refit.get("epochs") is not None else "")
+                         + ": the test set scores that model.</p>")
         if (test or {}).get("metric") == "balanced":
             parts.append("<p class='sub'>Decisions on the balanced error (the mean of the per-class error rates, "
                          "for a rare class): train, dev and the diagnosis read it; the error rate is shown beside "
