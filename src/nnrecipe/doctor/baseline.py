@@ -140,9 +140,11 @@ class Baseline:
         estimate (10 neighbours)"; "HistGradientBoosting dev error" / "HistGradientBoosting dev RMSE"
         when the reference learner's reachable error was lower.
     details : the pieces, JSON-able: "task", "units" (None or "RMSE"), the rows used and given, the
-        nearest-neighbour estimate with its standard error and interval, R₁ and the Cover–Hart bounds
-        (classification), γ(1) and the Gamma test (regression), the reference's dev error with its
-        interval, "winner" ("knn" or "reference"), "seed" and "max_rows".
+        lower nearest-neighbour estimate ("knn", with its "columns": "all" or the relevant ones) with
+        its standard error and interval, R₁ and the Cover–Hart bounds (classification), γ(1) and the
+        Gamma test (regression), every candidate ("candidates": "all" and, when fewer columns matter,
+        "relevant"), the columns' permutation importances ("relevance"), the reference's dev error
+        with its interval, "winner" ("knn" or "reference"), "seed" and "max_rows".
     note : one sentence for the decision trail.
     subsampled : True when fewer training (or dev) rows than given were used.
     """
