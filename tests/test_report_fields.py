@@ -297,3 +297,17 @@ def test_a_lowered_baseline_says_from_what_and_by_which_experiment(tmp_path, rea
     del record["baseline"]["lowered_from"]
     page, _ = _render(tmp_path, record)
     assert "Lowered from" not in page.text("summary")
+
+
+def test_a_final_note_replaces_the_next_steps_it_contradicts(tmp_path, real):
+    """A run that ends on a gap inside the estimated irreducible error says so, capitalized, and does not then
+    list the notes' next steps for that gap (bigger network, regularization) as if there were something to gain."""
+    record = copy.deepcopy(real)
+    record["final"]["diagnosis"].update(case="high variance", next_steps=["more data", "regularization"])
+    page, _ = _render(tmp_path, record)
+    assert "Next: more data; regularization." in " ".join(page.text("summary").split())
+    record["final_note"] = "no avoidable error left that the data can show: dev 3.06% sits within it"
+    page, _ = _render(tmp_path, record)
+    text = " ".join(page.text("summary").split())
+    assert "No avoidable error left that the data can show: dev 3.06% sits within it." in text
+    assert "Next:" not in text

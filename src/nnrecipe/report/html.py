@@ -334,15 +334,17 @@ class _Page:
         if final.get("confirmed") is False:
             parts.append(f"<p class='high'>The good fit is not confirmed: dev's 95% interval reaches "
                          f"{self.fmt(final.get('dev_high'))}, more than the tolerance above the baseline.</p>")
-        if r.get("final_note"):
-            parts.append(f"<p><b>{_e(r['final_note'])}.</b></p>")
+        note = str(r.get("final_note") or "")
+        if note:
+            parts.append(f"<p><b>{_e(note[:1].upper() + note[1:])}.</b></p>")
         parts += [f'<p class="high"><b>Warning:</b> {_e(w)}.</p>' for w in r.get("warnings") or []]
         if d:
             words = CASE_WORDS.get(str(d.get("case")), f"{d.get('case')}.")
             gaps = (f" Avoidable bias {self.fmt(d.get('avoidable_bias'), signed=True)}, variance "
                     f"{self.fmt(d.get('variance'), signed=True)}, tolerance {self.fmt(d.get('tolerance'))}.")
             steps = d.get("next_steps") or []
-            nxt = f" Next: {_e('; '.join(map(str, steps)))}." if steps and d.get("case") != "good fit" else ""
+            nxt = (f" Next: {_e('; '.join(map(str, steps)))}." if steps and d.get("case") != "good fit" and not note
+                   else "")                       # a final note says the data shows nothing a next step could gain
             parts.append(f"<p>{_e(words)}{gaps}{nxt}</p>")
         if split:
             why = f" — {_e(split['reason'])}" if split.get("reason") else ""
