@@ -484,6 +484,13 @@ def _column_sets(ref, X, Xd, yd, stream):
     return sets, said
 
 
+def _candidates(sets, X, part):
+    """{name: part(X's columns of that set), with its "columns" ("all" or their indices)} for each column set
+    of `_column_sets`, in order (the bootstrap draws from one stream, so the order is part of the seed)."""
+    return {name: dict(part(X if cols is None else X[:, cols]), columns="all" if cols is None else
+                       [int(j) for j in cols]) for name, cols in sets.items()}
+
+
 def _combine(parts, reached, reached_low, reached_high, top=math.inf):
     """The neighbour candidates and the reference's reachable error combined: the lowest candidate, which
     evidence wins, the estimate (the smaller) and its interval (`_interval`: every candidate's ends, the
@@ -537,8 +544,7 @@ def _classification(X_train, y_train, X_dev, y_dev, streams, max_rows):
     sets, relevance = _column_sets(ref, X, Xd, yd, streams[4])
 
     boot = np.random.default_rng(streams[3])
-    parts = {name: dict(_knn_part(X if cols is None else X[:, cols], codes, K, k, boot),
-                        columns="all" if cols is None else [int(j) for j in cols]) for name, cols in sets.items()}
+    parts = _candidates(sets, X, lambda Xc: _knn_part(Xc, codes, K, k, boot))
     chosen, part, winner, estimate, low, high = _combine(parts, ref_error, ref_low, ref_high, top=1.0)
     knn, plug, clipped = part["estimate"], part["plug_in"], part["clipped"]
     lower, upper = part["cover_hart"]["lower"], part["cover_hart"]["upper"]
@@ -586,15 +592,14 @@ def _balanced(X_train, y_train, X_dev, y_dev, streams, max_rows):
     sets, relevance = _column_sets(ref, X, Xd, yd, streams[4])
     prior = np.bincount(codes, minlength=K) / n
 
-    def part(cols):
-        shares = class_shares(codes, neighbours(X if cols is None else X[:, cols], k), K)
+    def part(Xc):
+        shares = class_shares(codes, neighbours(Xc, k), K)
         pick = np.argmax(shares / prior, axis=1)
         terms = (shares * (np.arange(K) != pick[:, None]) / (K * prior)).sum(axis=1)
         plug, half = float(terms.mean()), Z95 * float(terms.std(ddof=1)) / math.sqrt(n)
-        return {"estimate": plug, "low": plug - half, "high": plug + half,
-                "columns": "all" if cols is None else [int(j) for j in cols]}
+        return {"estimate": plug, "low": plug - half, "high": plug + half}
 
-    parts = {name: part(cols) for name, cols in sets.items()}
+    parts = _candidates(sets, X, part)
     chosen, best, winner, estimate, low, high = _combine(parts, found["error"], found["low"], found["high"], top=1.0)
     plug = best["estimate"]
     details = {"task": "classification", "units": None, "metric": "balanced", "n_train": n,
@@ -651,8 +656,7 @@ def _regression(X_train, y_train, X_dev, y_dev, streams, max_rows):
     # the nearest-neighbour estimate: the Gamma test's intercept
     P = min(GAMMA_NEIGHBOURS, n - 1)
     boot = np.random.default_rng(streams[3])
-    parts = {name: dict(_gamma_part(X if cols is None else X[:, cols], y, P, boot),
-                        columns="all" if cols is None else [int(j) for j in cols]) for name, cols in sets.items()}
+    parts = _candidates(sets, X, lambda Xc: _gamma_part(Xc, y, P, boot))
     chosen, part, winner, estimate, low, high = _combine(parts, ref_rmse, ref_low, ref_high)
     sigma = part["estimate"]
     details = {

@@ -448,7 +448,7 @@ class Recipe:
                 self._decide(f"decisions on dev: {at}" + (f", within the tolerance of {show(self.tolerance_)}"
                                                           if recorded is None else ""))
             return
-        X, y = np.concatenate([s.train.X, s.dev.X]), np.concatenate([s.train.y, s.dev.y])
+        X, y = self._train_and_dev()
         folds, k, note = make_folds(y, K if cv == "auto" else cv, self.seed, regression)
         if note:
             self._decide(note)
@@ -612,9 +612,10 @@ class Recipe:
         self.record_["final"] = {"experiment": best.id, "model": model, "diagnosis": best.diagnosis.to_dict(),
                                  "dev_high": high, "confirmed": best.diagnosis.case != "good fit" or
                                  high - best.diagnosis.baseline_error <= best.diagnosis.tolerance + 1e-12}
-        if self._refits(best):
-            self.best_ = self._refit(best, model)
         recorded = self._recorded_test(best)
+        finished = ((self._store.previous_record or {}).get("final") or {}) if recorded is not None else None
+        if self._refits(finished):
+            self.best_ = self._refit(best, model, (finished or {}).get("refit"))
         if recorded is not None:
             test, note = recorded, f"recorded when the run first finished, {recorded['opened_at']}; not opened again"
         else:
@@ -633,27 +634,29 @@ class Recipe:
         self._save_model(self.best_, model)
         self._save()
 
-    def _refits(self, best):
+    def _train_and_dev(self):
+        """(X, y) of train+dev: the rows cross-validation folds, and a refit learns from."""
+        s = self.split_
+        return np.concatenate([s.train.X, s.dev.X]), np.concatenate([s.train.y, s.dev.y])
+
+    def _refits(self, finished):
         """Whether the chosen configuration is refitted on train+dev (`_refit`): always after cross-validation;
-        deciding on dev, when dev adds at least REFIT_SHARE of train's rows, unless this resumes a run that
-        finished without a refit (an older nnrecipe's), whose recorded model and test result stand."""
+        deciding on dev, when dev adds at least REFIT_SHARE of train's rows (60/20/20: a third more rows; not
+        at 98/1/1, where it would cost a whole training for 1% more), unless this resumes a run that finished
+        (`finished`: its record's "final", else None) without a refit (an older nnrecipe's), whose recorded model and test result stand. The
+        test set then scores a model that learned from every row but the test's, as GridSearchCV's refit
+        does. Measured on benchmarks/suite.py's tables that decide on dev (medians over seeds 0–2): digits
+        1.95% → 1.67%, Friedman #1 RMSE 1.243 → 1.205."""
         if self._folds:
             return True
-        finished = ((self._store.previous_record or {}).get("final") or {}) if self._recorded_test(best) else None
         return len(self.split_.dev) >= REFIT_SHARE * len(self.split_.train) and (finished is None or "refit" in finished)
 
-    def _refit(self, best, model):
+    def _refit(self, best, model, recorded):
         """The chosen configuration trained from scratch on all of train+dev (its epochs, the plateau rule on
-        J, a Standardizer of those rows), or the refit a finished run recorded: always when cross-validating,
-        and when deciding on dev if dev adds at least REFIT_SHARE of train's rows (60/20/20: a third more
-        rows; not at 98/1/1, where it would cost a whole training for 1% more). The test set then scores a
-        model that learned from every row but the test's, as GridSearchCV's refit does. Measured on
-        benchmarks/suite.py's tables that decide on dev (medians over seeds 0–2): digits 1.95% → 1.67%,
-        Friedman #1 RMSE 1.243 → 1.205."""
-        s = self.split_
-        X, y = self._pool if self._folds else (np.concatenate([s.train.X, s.dev.X]), np.concatenate([s.train.y, s.dev.y]))
-        recorded = ((self._store.previous_record or {}).get("final") or {}).get("refit")
-        net = self._store.load_model(self._trainer, model) if recorded and self._recorded_test(best) else None
+        J, a Standardizer of those rows); or, given `recorded` (the refit in the record of a run that finished
+        with this choice), that run's model read back."""
+        X, y = self._pool or self._train_and_dev()
+        net = self._store.load_model(self._trainer, model) if recorded else None
         if net is not None:
             self.record_["final"]["refit"] = recorded
             self._decide(f"refit of experiment {best.id}'s configuration on all {len(y)} rows of train+dev: read back "
