@@ -62,7 +62,7 @@ def test_train_npz_regression(tmp_path, capsys):
     np.savez(tmp_path / "r.npz", X=X, y=X @ [1.0, -2.0, 0.5] + 0.1)
     assert main(["train", str(tmp_path / "r.npz"), "--epochs", "300", "--hidden", "8", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "regression" in out and "mean squared error" in out
+    assert "regression" in out and "train RMSE" in out and "dev RMSE" in out
 
 
 @pytest.mark.parametrize("content, args, message", [

@@ -357,15 +357,35 @@ def _labels_csv(path, labels):
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".npz"])
-def test_whole_numbers_are_classes_however_many(tmp_path, suffix):
-    labels = np.random.default_rng(0).permutation(np.repeat(np.arange(30), 3))     # 30 classes, 0..29
-    write_data(tmp_path / f"k30{suffix}", np.arange(90.0)[:, None], labels, target="label")
+def test_whole_numbers_follow_the_recipes_rule(tmp_path, suffix):
+    """task="auto" is the recipe's rule (data/task.py): 30 whole numbers of 3 rows each are a score to
+    regress, 30 of 20 rows each are classes; "classify" and "regress" say it outright."""
+    rng = np.random.default_rng(0)
+    few = rng.permutation(np.repeat(np.arange(30), 3))                   # 30 values, 3 rows each
+    write_data(tmp_path / f"k30{suffix}", np.arange(90.0)[:, None], few, target="label")
     table = read_data(tmp_path / f"k30{suffix}", "label")
+    assert table.classes is None and table.y.dtype == np.float64
+    np.testing.assert_array_equal(table.y, few)
+    classes = read_data(tmp_path / f"k30{suffix}", "label", task="classify")
+    assert classes.classes == list(range(30)) and classes.y.dtype == np.int64
+    many = rng.permutation(np.repeat(np.arange(30), 20))                 # 30 values, 20 rows each
+    write_data(tmp_path / f"m30{suffix}", np.arange(600.0)[:, None], many, target="label")
+    table = read_data(tmp_path / f"m30{suffix}", "label")
     assert table.classes == list(range(30)) and table.y.dtype == np.int64
-    np.testing.assert_array_equal(table.y, labels)
-    regress = read_data(tmp_path / f"k30{suffix}", "label", task="regress")
+    np.testing.assert_array_equal(table.y, many)
+    regress = read_data(tmp_path / f"m30{suffix}", "label", task="regress")
     assert regress.classes is None and regress.y.dtype == np.float64
-    np.testing.assert_array_equal(regress.y, labels)
+
+
+def test_read_data_and_the_recipe_call_a_target_the_same(tmp_path):
+    """Diabetes progression (214 distinct whole numbers in 442 rows): a regression for both readers."""
+    from sklearn.datasets import load_diabetes
+    from nnrecipe.recipe.target import read_target
+    d = load_diabetes(scaled=False)
+    write_data(tmp_path / "d.csv", d.data, d.target.astype(int), target="progression")
+    table = read_data(tmp_path / "d.csv", "progression")
+    assert table.classes is None
+    assert read_target(d.target.astype(int), len(d.target)).regression
 
 
 def test_task_auto_classify_regress(tmp_path):

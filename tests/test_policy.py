@@ -661,6 +661,13 @@ def test_a_users_knob_that_skips_leaves_its_reason():
                                "stop: high variance, and no variance knob of the recipe is left to turn"]
 
 
+def test_a_knob_with_no_candidate_leaves_a_line():
+    r = fit(ScriptedTrainer(VAR), knobs=[Named("empty", kind="variance", proposal=[])])
+    assert tried(r) == [("start", at())]
+    assert policy_lines(r) == ["empty: not tried, it proposed no candidate",
+                               "stop: high variance, and no variance knob of the recipe is left to turn"]
+
+
 def test_a_knob_removed_from_the_defaults_is_not_turned():
     knobs = [k for k in nr.default_knobs() if k.name != "width"]
     r = fit(ScriptedTrainer(BIAS), knobs=knobs)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import nnrecipe as nr
-from nnrecipe.recipe.target import MAX_CLASSES, read_target
+from nnrecipe.data.task import MAX_CLASSES
+from nnrecipe.recipe.target import read_target
 from nnrecipe.recipe.trainers import _fold
 
 

@@ -243,7 +243,8 @@ def train(args):
     hist = nr.fit(net, X, y, dev=(Xd, yd), epochs=args.epochs, batch_size=args.batch_size,
                   optimizer=args.optimizer, lr=args.lr, seed=args.seed, verbose=0 if args.quiet else 1)
     if classes is None:
-        console.print(f"train mean squared error {net.error(X, y):.6g} · dev mean squared error {net.error(Xd, yd):.6g}")
+        console.print(f"train RMSE {np.sqrt(net.error(X, y)):.6g} · dev RMSE {np.sqrt(net.error(Xd, yd)):.6g} (the "
+                      "target's units, as `run` reports)")
     else:
         wrong = [round(net.error(A, b) * len(A)) for A, b in ((X, y), (Xd, yd))]
         console.print(f"train error {wrong[0] / len(X):.2%} ({wrong[0]}/{len(X)}) · "

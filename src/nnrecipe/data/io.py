@@ -21,11 +21,11 @@ from .._checks import as_path, shown, writable_path
 from ..engine.serialize import atomic_write, read_npz, regular_file
 from ..errors import NNRecipeError, expect
 from .normalize import MAX_MAGNITUDE
+from .task import TASKS, decide_task
 
 FORMATS = "a .csv, .parquet, .pq, .npz or .mat file, or a folder of images with one subfolder per class"
 WRITABLE = (".csv", ".parquet", ".pq", ".npz", ".mat")
 NAN_HINT = "pass drop_nan=True (CLI --drop-nan) to drop such rows"
-TASKS = ("auto", "classify", "regress")
 
 
 class Table(NamedTuple):
@@ -51,11 +51,12 @@ def read_data(path, target=None, *, categorical=None, drop_nan=False, image_size
 
     target: the label column (.csv/.parquet, required) or array (.npz/.mat, default "y");
         None for an image folder, whose subfolder names are the classes.
-    task: what the target is. "auto": text labels and whole numbers (0, 1, 7, 2.0, ...) are
-        classes, however many distinct values there are (as scikit-learn's type_of_target);
-        numbers with a fraction, and 2-D targets, are regression targets. "classify": classes
-        (an error for numbers with a fraction). "regress": a numeric regression target; pass it for
-        whole-number values such as counts or prices (an error for text labels).
+    task: what the target is. "auto" (the recipe's rule, data/task.py): text labels, booleans and
+        whole numbers (0, 1, 7, 2.0, ...) are classes, unless there are more than 20 distinct whole
+        numbers with fewer than 20 rows each on average (a score such as 25 to 346: a regression
+        target); numbers with a fraction, and 2-D targets, are regression targets. "classify":
+        classes (an error for numbers with a fraction). "regress": a numeric regression target (an
+        error for text labels).
     categorical: None (text feature columns are an error) or "onehot" (each text column becomes
         one float 0/1 column per category, named "column=category", categories sorted).
     drop_nan: drop the rows with a NaN, infinite or empty feature or target instead of raising.
@@ -129,7 +130,7 @@ def _encode_target(values, name, task):
     if not np.isfinite(numeric).all():
         raise NNRecipeError(f"target {name!r} must be finite; got {numeric[~np.isfinite(numeric)][0]}")
     fractional = numeric != np.round(numeric)
-    if task == "regress" or (task == "auto" and (numeric.ndim == 2 or fractional.any())):
+    if task == "regress" or (task == "auto" and (numeric.ndim == 2 or decide_task(numeric, len(numeric), task)[0])):
         return numeric, None
     expect(numeric.ndim == 1, f"target {name!r}", "1-D (one label per row) for task='classify'",
            f"shape {numeric.shape}")

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from ..errors import NNRecipeError, expect
 from .normalize import Standardizer, merge_moments
 from .split import SETS, allocate, auto_share, split_by_key, split_sizes
+from .task import TASKS
 
 BATCH_ROWS = 1 << 18              # rows per record batch read (row groups written: about twice that)
 READ_BUFFER = 1 << 20             # bytes buffered per column while reading
@@ -33,7 +34,6 @@ READ_BUFFER = 1 << 20             # bytes buffered per column while reading
 # snappy give files about 40% smaller for about twice the encoding time, zstd smaller still but slower.
 COMPRESSION = "none"
 MAX_FLOAT_CLASSES = 50            # a float target with more distinct values is continuous, as in split
-TASKS = ("auto", "classify", "regress")
 
 
 @dataclass(frozen=True)

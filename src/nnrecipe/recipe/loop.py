@@ -299,6 +299,9 @@ class Recipe:
             return best
         ok = isinstance(proposal, (list, tuple)) and all(isinstance(c, Candidate) for c in proposal)
         expect(ok, f"knob {knob.name!r}'s propose", "a list of nr.Candidate or an nr.Skip", repr(proposal))
+        if not proposal:
+            self._decide(f"{_title(knob)}: not tried, it proposed no candidate")
+            return best
         trained, incumbent = [], best
         self._prefetch([(c.config, best if c.warm else None, c.why) for c in proposal])
         for c in proposal:

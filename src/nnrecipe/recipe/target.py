@@ -1,21 +1,15 @@
 """What the recipe predicts: classes or a number. `read_target` checks y (and a given test set's y),
-decides the task, says why in one sentence, and encodes the labels as indices or the values as floats.
-
-task="auto" calls a target a regression target when it has fractional values, or when it holds whole
-numbers with many distinct values (more than MAX_CLASSES, and on average fewer than MIN_PER_CLASS
-rows each: such "classes" could not be learned, e.g. a disease-progression score of 25 to 346);
-text, booleans and few whole numbers are classes.
-"""
+decides the task by data/task.py's rule, says why in one sentence, and encodes the labels as indices or
+the values as floats."""
 
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._checks import plain
+from ..data.task import TASKS, decide_task, numbers
 from ..errors import NNRecipeError, expect
 
-TASKS = ("auto", "classify", "regress")
-MAX_CLASSES, MIN_PER_CLASS = 20, 20
 MAX_TARGET = 1e30                      # a regression target's largest magnitude: its square stays a float32
 UNITS = "RMSE"                        # the error a regression is diagnosed on, in the target's units
 
@@ -58,39 +52,8 @@ def _as_1d(y, n, name, rows_of):
     return y
 
 
-def _numbers(y):
-    """y as float64 when every value is a real number (no text, no None), else None."""
-    if y.dtype.kind in "biuf":
-        return y.astype(np.float64)
-    if y.dtype.kind == "O" and all(isinstance(plain(v), (int, float)) and not isinstance(plain(v), bool) for v in y):
-        return y.astype(np.float64)
-    return None
-
-
-def _decide(values, n, task):
-    """(regression?, reason) for the training target (values: float64 or None when not numeric)."""
-    if task == "classify":
-        return False, "task: classification, as asked (--task classify)"
-    if task == "regress":
-        return True, "task: regression, as asked (--task regress)"
-    if values is None:
-        return False, "task: classification: the target holds labels that are not numbers"
-    finite = values[np.isfinite(values)]
-    fraction = np.flatnonzero(finite != np.round(finite))
-    if fraction.size:
-        return True, (f"task: regression: the target has fractional values ({plain(finite[fraction[0]])} "
-                      f"and {fraction.size - 1} more); --task classify overrides")
-    distinct = len(np.unique(finite))
-    if distinct > MAX_CLASSES and n / distinct < MIN_PER_CLASS:
-        return True, (f"task: regression: the target holds whole numbers with {distinct} distinct values in {n} "
-                      f"rows (more than {MAX_CLASSES} classes of under {MIN_PER_CLASS} rows on average could not "
-                      "be learned as classes); --task classify overrides")
-    return False, (f"task: classification: the target holds {distinct} distinct whole numbers; --task regress "
-                   "overrides")
-
-
 def _values(y, name):
-    values = _numbers(y)
+    values = numbers(y)
     if values is None:
         bad = next((i for i, v in enumerate(y) if not isinstance(plain(v), (int, float)) or isinstance(v, bool)), 0)
         raise NNRecipeError(f"{name} must be numbers for a regression; got {plain(y[bad])!r} at row {bad}")
@@ -111,7 +74,7 @@ def read_target(y, n, test_y=None, n_test=0, task="auto", classes=None):
     test_y = None if test_y is None else _as_1d(test_y, n_test, "y_test", "X_test")
     if classes is not None and task == "auto":
         task = "classify"
-    regression, reason = _decide(_numbers(y), n, task)
+    regression, reason = decide_task(numbers(y), n, task)
     if regression:
         return Target("regression", reason, _values(y, "y"), None if test_y is None else _values(test_y, "y_test"),
                       None)
