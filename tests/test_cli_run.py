@@ -17,6 +17,10 @@ def test_run_football_writes_the_record_the_model_and_the_report(tmp_path, capsy
     record = json.loads((out / "run.json").read_text())
     assert record["test"]["n"] == 200 and round((1 - record["test"]["error"]) * 200) >= 186     # ≥ 93%
     assert f"test error {record['test']['error']:.2%} (95% CI " in text
+    # against the estimated baseline (football's label noise) the run no longer ends at "high bias"
+    assert record["baseline"]["method"] != "given" and record["final"]["diagnosis"]["case"] != "high bias"
+    headline = next(line for line in text.splitlines() if " epochs over " in line)
+    assert headline.startswith(record["final"]["diagnosis"]["case"]) and "high bias" not in headline
     html = (out / "report.html").read_text()
     assert all(f'id="{s}"' in html for s in ("summary", "cost", "errors", "bias-variance", "decisions", "test"))
     assert (out / "model.npz").exists() and (out / "figures" / "boundary.png").exists()

@@ -182,6 +182,17 @@ def test_sklearn_tables_as_csv_run_without_flags(name, kind, tmp_path):
         assert record["test"]["error"] < 0.15
 
 
+def test_diabetes_as_a_dataframe_runs_without_flags():
+    """The issue's own call: load_diabetes(as_frame=True, scaled=False), the frame given to nr.Recipe as is
+    (sex is 1/2, progression 214 distinct whole numbers): a regression, decided and said, same as its CSV."""
+    pytest.importorskip("pandas")
+    from sklearn.datasets import load_diabetes
+    frame = load_diabetes(as_frame=True, scaled=False).frame
+    r = nr.Recipe(verbose=0, budget=600).fit(frame, "target")
+    assert r.record_["data"]["kind"] == "regression" and "whole numbers with" in r.record_["data"]["task_reason"]
+    assert r.record_["test"]["rmse"] < 70 and len(r.predict(frame.drop(columns="target"))) == len(frame)
+
+
 def test_digits_as_csv_runs_without_flags(tmp_path):
     from sklearn.datasets import load_digits
     d = load_digits()
