@@ -166,3 +166,20 @@ def test_a_checkpoint_with_a_malformed_guard_is_refused(tmp_path):
     with pytest.raises(nr.NNRecipeError, match="guard is malformed"):
         nr.fit(net, X, y, epochs=4, verbose=0, callbacks=[nr.Checkpoint(tmp_path / "ck.npz")],
                resume=tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("name", ["football", "circles", "moons", "spirals", "digits"])
+def test_no_false_alarm_in_whole_runs_of_the_recipe(name):
+    """`nnrecipe run NAME` as the CLI fits it, seeds 0–2, every knob it turns (the L2 grid, a warm
+    "longer", dropout, ...): no DivergenceWarning, no experiment stopped by the rule, and every
+    experiment's J stays far below its ceiling. One worker, so that a warning would surface here."""
+    t = load_dataset(name, images=True) if name == "digits" else load_dataset(name)
+    for seed in (0, 1, 2):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            warnings.simplefilter("error", nr.DivergenceWarning)
+            r = nr.Recipe(verbose=0, seed=seed, workers=1).fit(t.X, t.y, test=t.test, name=name,
+                                                                features=t.features, classes=t.classes)
+        for e in r.experiments_:
+            assert "diverg" not in (e.stop_reason or ""), (seed, e.id, e.stop_reason)
+            assert max(e.history["cost"]) < cost_ceiling(e.history["cost"][0]) / 2, (seed, e.id)
