@@ -297,9 +297,9 @@ def test_a_million_rows_are_subsampled_in_seconds():
     b = estimate_baseline(X, y, Xd, yd, "classification", seed=3)
     seconds = time.perf_counter() - start
     assert seconds < 10, f"{seconds:.1f} s"
-    assert b.subsampled and b.details["n_train"] == 20_000 and b.details["n_train_given"] == n
-    assert b.details["n_dev"] == 20_000 and b.details["n_dev_given"] == 50_000
-    assert "seeded subsample of 20,000 of 1,000,000 training rows and 20,000 of 50,000 dev rows" in b.note
+    assert b.subsampled and b.details["n_train"] == 10_000 and b.details["n_train_given"] == n
+    assert b.details["n_dev"] == 10_000 and b.details["n_dev_given"] == 50_000
+    assert "seeded subsample of 10,000 of 1,000,000 training rows and 10,000 of 50,000 dev rows" in b.note
 
 
 def test_subsample_is_stratified_and_keeps_a_rare_class():
@@ -330,7 +330,7 @@ def test_same_seed_same_baseline_and_a_json_record():
     assert {**a.details, "seed": None} == {**c.details, "seed": None}
     rec = json.loads(json.dumps(a.to_dict()))
     assert set(rec) == {"estimate", "low", "high", "method", "details", "note", "subsampled"}
-    assert rec["details"]["seed"] == 5 and rec["details"]["max_rows"] == 20_000
+    assert rec["details"]["seed"] == 5 and rec["details"]["max_rows"] == 10_000
     assert str(a) == a.note
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.estimate = 0.0

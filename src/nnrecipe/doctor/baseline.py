@@ -120,7 +120,7 @@ MIN_ROWS = 30                 # fewer training rows than this: no estimate
 MIN_CLASS_ROWS = 2            # a class that occurs needs this many training rows (a neighbour of its own)
 K_MIN, K_MAX = 5, 50          # k = round(√n) clipped to [K_MIN, K_MAX]
 GAMMA_NEIGHBOURS = 10         # the Gamma test's p = 1..10 (Jones' usual choice)
-MAX_ROWS = 20_000             # default cap on the rows the estimate uses
+MAX_ROWS = 10_000             # default cap on the rows the estimate uses (1M × 20 rows: 2.5 s; 20 000: 5.4 s)
 KD_TREE_MAX_DIM = 5           # a k-d tree up to this many features, brute force above (measured faster)
 N_REDRAWS = 100               # bootstrap redraws of the labels (residuals) for the standard errors
 REFERENCE = "HistGradientBoosting"
@@ -430,19 +430,21 @@ def _classes(X_train, y_train, X_dev, y_dev, streams, max_rows):
 def relevant_columns(model, Xd, yd, stream):
     """The columns a fitted reference model relies on, and every column's permutation importance.
 
-    The importance of column j (Breiman 2001) is the mean drop of the model's dev score when column j's
-    dev values are shuffled (IMPORTANCE_REPEATS shuffles, scikit-learn's permutation_importance; the
-    score is minus the log-loss for a classifier, minus the squared error for a regressor, on at most
-    IMPORTANCE_ROWS dev rows). A column is relevant when its importance is at least RELEVANT_SHARE of
-    the largest and more than twice its spread over the shuffles.
+    The importance of column j (Breiman 2001) is the mean rise of the model's dev loss when column j's
+    dev values are shuffled: I_j = (1/R)·Σ_r [L(X with column j permuted by π_jr) − L(X)] over R =
+    IMPORTANCE_REPEATS shuffles, L the mean log-loss −log p̂(y | x) for a classifier, the mean squared
+    error for a regressor, on at most IMPORTANCE_ROWS dev rows; its spread is the standard deviation of
+    the R terms. (scikit-learn's permutation_importance computes the same thing with one prediction per
+    column and shuffle; here the R shuffled copies of a column go through the model in one call, which
+    walks HistGradientBoosting's trees d instead of d·R times: 4× faster, measured on breast cancer.)
+    A column is relevant when its importance is at least RELEVANT_SHARE of the largest and more than
+    twice its spread.
 
     Xd (m, d), yd (m,) : dev rows (a classifier's rows of classes it was not fitted on are left out);
     stream : a SeedSequence for the row subsample and the shuffles. Returns (columns (r,) sorted,
     importance (d,)): all columns, and importance None, when there are fewer than MIN_ROWS dev rows,
     one column or more than IMPORTANCE_MAX_COLUMNS (the cost grows with d), or when no importance is
     positive."""
-    from sklearn.inspection import permutation_importance
-
     d = Xd.shape[1]
     classes = getattr(model, "classes_", None)
     if classes is not None:
@@ -454,17 +456,23 @@ def relevant_columns(model, Xd, yd, stream):
     rows = subsample(len(Xd), IMPORTANCE_ROWS, rng)
     if rows is not None:
         Xd, yd = Xd[rows], yd[rows]
+    m, repeats = len(Xd), IMPORTANCE_REPEATS
+    Y = np.tile(yd, repeats)
 
-    def score(est, X, y):
+    def loss(X, y):                                    # (len(y),): each row's loss
         if classes is None:
-            return -float(np.mean((est.predict(X) - y) ** 2))
-        p = np.clip(est.predict_proba(X)[np.arange(len(y)), np.searchsorted(classes, y)], 1e-15, 1.0)
-        return float(np.mean(np.log(p)))
+            return (model.predict(X) - y) ** 2
+        p = model.predict_proba(X)[np.arange(len(y)), np.searchsorted(classes, y)]
+        return -np.log(np.clip(p, 1e-15, 1.0))
 
     with _one_thread():
-        found = permutation_importance(model, Xd, yd, scoring=score, n_repeats=IMPORTANCE_REPEATS,
-                                       random_state=int(rng.integers(2**31 - 1)), n_jobs=1)
-    mean, spread = found.importances_mean, found.importances_std
+        base = float(np.mean(loss(Xd, yd)))
+        rises = np.empty((d, repeats))
+        for j in range(d):
+            copies = np.tile(Xd, (repeats, 1))           # (R·m, d): R copies, column j shuffled in each
+            copies[:, j] = np.concatenate([Xd[rng.permutation(m), j] for _ in range(repeats)])
+            rises[j] = loss(copies, Y).reshape(repeats, m).mean(axis=1) - base
+    mean, spread = rises.mean(axis=1), rises.std(axis=1)
     top = float(mean.max())
     if top <= 0:
         return np.arange(d), mean
