@@ -21,6 +21,9 @@ def test_run_football_writes_the_record_the_model_and_the_report(tmp_path, capsy
     assert record["baseline"]["method"] != "given" and record["final"]["diagnosis"]["case"] != "high bias"
     headline = next(line for line in text.splitlines() if " epochs over " in line)
     assert headline.startswith(record["final"]["diagnosis"]["case"]) and "high bias" not in headline
+    refit, n_exp = record["final"]["refit"]["epochs"], len(record["experiments"])     # 3 folds, then the refit
+    assert headline.endswith(f"{record['spent_epochs'] - refit} epochs over {n_exp} experiments and {refit} to "
+                             "refit the choice on train+dev")
     html = (out / "report.html").read_text()
     assert all(f'id="{s}"' in html for s in ("summary", "cost", "errors", "bias-variance", "decisions", "test"))
     assert (out / "model.npz").exists() and (out / "figures" / "boundary.png").exists()
@@ -31,7 +34,8 @@ def test_run_football_writes_the_record_the_model_and_the_report(tmp_path, capsy
         warnings.simplefilter("error")            # a finished run: its recorded result, the test set stays shut
         assert main(["run", "football", "--out", str(out), "--quiet", "--resume"]) == 0
     assert "not opened again" in capsys.readouterr().out
-    assert json.loads((out / "run.json").read_text())["test"] == record["test"]
+    again = json.loads((out / "run.json").read_text())
+    assert again["test"] == record["test"] and again["spent_epochs"] == record["spent_epochs"]
 
     assert main(["runs", str(out)]) == 0
     listing = capsys.readouterr().out

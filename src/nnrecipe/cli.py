@@ -287,7 +287,7 @@ def run(args):
         unsure += " (within the estimated irreducible error)"
     console.print(f"[bold]{d.case}{unsure}[/] (train {d.show(d.train_error)}, dev {d.show(d.dev_error)}, baseline "
                   f"{d.show(d.baseline_error)}) · [bold]test error {describe_test(test)}[/] · "
-                  f"{recipe.record_['spent_epochs']} epochs over {n_exp} experiment{'' if n_exp == 1 else 's'}")
+                  f"{_epochs_spent(recipe.record_, n_exp)}")
     console.print(f"run folder {out}: run.json, model.npz" + (f", {report.name}" if report else ""))
     if args.mlflow:
         from .adapters.mlflow import log_run
@@ -313,6 +313,14 @@ def _run_recipe(args, out, name, client, console):
             t = _read(args.data, args) if args.data != "digits" else _bundled_images("digits")
             recipe.fit(t.X, t.y, test=t.test, name=name, features=t.features, classes=t.classes)
     return recipe
+
+
+def _epochs_spent(record, n_exp):
+    """'3200 epochs over 9 experiments' and, after a refit, 'and 400 to refit the choice on train+dev' (the
+    budget counts the experiments' epochs, the refit comes after it; spent_epochs counts both)."""
+    refit = (record["final"].get("refit") or {}).get("epochs", 0)
+    return (f"{record['spent_epochs'] - refit} epochs over {n_exp} experiment{'' if n_exp == 1 else 's'}"
+            + (f" and {refit} to refit the choice on train+dev" if refit else ""))
 
 
 def _default_out(base, args):

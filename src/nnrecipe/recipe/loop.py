@@ -662,6 +662,7 @@ class Recipe:
         net = self._store.load_model(self._trainer, model) if recorded else None
         if net is not None:
             self.record_["final"]["refit"] = recorded
+            self._spent += recorded["epochs"]                   # spent by the run that finished, as its experiments
             self._decide(f"refit of experiment {best.id}'s configuration on all {len(y)} rows of train+dev: read back "
                          "from the finished run")
             return net
