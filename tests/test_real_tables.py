@@ -139,6 +139,19 @@ def test_penguins_run_without_flags(penguins):
     assert record["test"]["error"] <= 0.05                     # penguins' species are nearly separable
 
 
+def test_the_old_flags_still_work_as_overrides(tmp_path, capsys):
+    """--drop-nan drops penguins' 11 incomplete rows instead of imputing them, and says how many; --onehot is
+    what a raw table gets anyway."""
+    out = tmp_path / "run"
+    assert main(["run", str(PENGUINS), "--target", "species", "--out", str(out), "--quiet", "--budget", "300",
+                 "--drop-nan", "--onehot"]) == 0
+    record = json.loads((out / "run.json").read_text())
+    assert "rows dropped: 11 (missing feature (--drop-nan))" in record["decisions"]
+    assert sum(record["split"][part] for part in ("train", "dev", "test")) == 344 - 11
+    columns = {c["column"]: c["action"] for c in record["data"]["columns"]}
+    assert columns["island"] == "encoded" and columns["bill_length_mm"] != "imputed"
+
+
 def test_penguins_model_predicts_shuffled_raw_rows_with_an_unseen_island(penguins, tmp_path, capsys):
     table = pacsv.read_csv(PENGUINS)
     islands = table.column("island").to_pylist()
