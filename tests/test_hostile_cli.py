@@ -285,3 +285,211 @@ def test_ctrl_c_during_a_run_is_one_line_130_and_a_resumable_folder(tmp_path):
     code, _, err = run_cli(*resume.split()[1:])
     assert code == 0 and "Traceback" not in err, err
     assert json.loads((out / "run.json").read_text())["test"]["n"] > 0      # finished: tested once
+
+
+# ---- every refusal as a real process ---------------------------------------------------------------------
+# `python -m nnrecipe ...` on the bad inputs above (one per code path) and on more for every subcommand: the
+# exit status the command documents (2 for bad input, argparse's 2 for a bad flag, 1 for `runs` over a folder
+# holding an unreadable run), a message naming the problem, never a traceback. Each case runs in a folder of
+# its own, with the files it needs built there at test time. The processes start together when the first
+# case runs (as many at once as there are cores), and each is refused before any training, so a case costs
+# about one interpreter start-up.
+
+def file_of(name, content):
+    """A builder: the file `name` holding `content` (text or bytes)."""
+    def build(cwd):
+        path = cwd / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return build
+
+
+def rows(name, n=60, columns="x,z,y", label=lambda i: i % 2):
+    """A builder: a CSV file of n rows, two number columns and a label."""
+    return file_of(name, columns + "\n" + "".join(f"{i / 10},{i % 3},{label(i)}\n" for i in range(n)))
+
+
+def folder_of(name, *inside):
+    """A builder: the folder `name`, holding the (empty) files `inside`."""
+    def build(cwd):
+        (cwd / name).mkdir(parents=True)
+        for f in inside:
+            (cwd / name / f).write_text("")
+    return build
+
+
+def model_of(name):
+    """A builder: a saved (untrained) model for the columns x and z."""
+    def build(cwd):
+        net = nr.mlp([2, 3, 1], seed=0)
+        net.features = ["x", "z"]
+        net.save(cwd / name)
+    return build
+
+
+def locked_by_this_test(name):
+    """A builder: the folder `name`, locked by the pytest process, which is alive while the case runs."""
+    return lambda cwd: lock_of(cwd / name)
+
+
+def a_stale_run(name):
+    """A builder: a run folder with seed 7 whose lock holder is gone."""
+    def build(cwd):
+        lock_of(cwd / name, pid=a_dead_pid())
+        (cwd / name / "run.json").write_text(json.dumps({"format": "nnrecipe-run", "seed": 7}))
+    return build
+
+
+def read_only(name):
+    """A builder: the folder `name`, which only root can write into."""
+    def build(cwd):
+        (cwd / name).mkdir(mode=0o555)
+    return build
+
+
+NO_PROC = pytest.mark.skipif(not os.path.isdir("/proc"), reason="no /proc here")
+NO_SYS = pytest.mark.skipif(not os.path.isdir("/sys"), reason="no /sys here")
+AS_ROOT = pytest.mark.skipif(ROOT or os.name == "nt", reason="root writes into read-only folders")
+DATASETS = "football, circles, moons, spirals, digits"
+TEXT_LABELS = rows("text.csv", label=lambda i: "ab"[i % 2])
+
+
+def case(name, argv, *words, code=2, build=(), marks=()):
+    """One refusal: `nnrecipe ARGV` in a folder made by the builders exits `code` naming every word."""
+    return pytest.param(argv, code, words, build, id=name, marks=marks)
+
+
+PROCESS_CASES = [
+    # the in-process cases above, one per code path
+    case("run-out-in-proc", ["run", "circles", *FAST, "--out", "/proc/nnr_x"], "out must be a folder",
+         "'/proc/nnr_x'", "No such file or directory", marks=NO_PROC),
+    case("split-out-in-proc", ["split", "circles", "--out", "/proc/nnr_x"], "--out", "'/proc/nnr_x'",
+         "No such file or directory", marks=NO_PROC),
+    case("demo-out-in-sys", ["demo", "init", "--out", "/sys/nnr_x"], "--out", "'/sys/nnr_x'",
+         "Operation not permitted", marks=NO_SYS),
+    case("train-out-unwritable", ["train", "circles", "--epochs", "1", "--out", "/proc/nnr_x.npz"],
+         "--out must be a file this process can write", "'/proc/nnr_x.npz'", marks=NO_PROC),
+    case("predict-out-unwritable", ["predict", "model.npz", "new.csv", "--out", "/proc/nnr_x.npz"],
+         "--out must be a file this process can write", "'/proc/nnr_x.npz'", marks=NO_PROC),
+    case("run-models-is-a-file", ["run", "circles", *FAST, "--out", "r"], "out must be a folder", "models",
+         build=[file_of(os.path.join("r", "models"), "not a folder")]),
+    case("run-out-in-a-read-only-folder", ["run", "circles", *FAST, "--out", os.path.join("ro", "r")],
+         "Permission denied", build=[read_only("ro")], marks=AS_ROOT),
+    case("run-out-read-only", ["run", "circles", *FAST, "--out", "ro"], "can create and write",
+         build=[read_only("ro")], marks=AS_ROOT),
+    case("run-out-inside-a-file", ["run", "circles", *FAST, "--out", os.path.join("f.txt", "r")],
+         "inside the file", build=[file_of("f.txt", "x")]),
+    case("split-out-is-a-file", ["split", "circles", "--out", "f.txt"], "--out", "a file",
+         build=[file_of("f.txt", "x")]),
+    case("run-missing-file", ["run", "missing.csv", "--target", "y"], "DATA must be a bundled dataset",
+         "'missing.csv'"),
+    case("run-unknown-dataset", ["run", "circlez"], DATASETS, "'circlez'"),
+    case("train-missing-file", ["train", "nope.parquet"], "an existing file", "'nope.parquet'"),
+    case("run-folder-as-data-with-target", ["run", "data.csv", "--target", "y", "--out", "r"], "--target",
+         "image folder", build=[folder_of("data.csv")]),
+    case("run-folder-as-data", ["run", "data.csv", "--out", "r"], "no subfolders", build=[folder_of("data.csv")]),
+    case("gradcheck-model-is-a-folder", ["gradcheck", "data.csv", "circles"], "a regular file", "is a folder",
+         build=[folder_of("data.csv")]),
+    case("run-resume-nothing", ["run", "circles", *FAST, "--out", "nothing", "--resume"], "no run to resume",
+         "nothing", "leave out --resume"),
+    case("run-resume-default", ["run", "circles", *FAST, "--resume"], "no run to resume",
+         os.path.join("runs", "circles")),
+    case("run-locked", ["run", "circles", *FAST, "--out", "r"], "in use by another run",
+         f"pid {os.getpid()} on host {socket.gethostname()}", build=[locked_by_this_test("r")]),
+    case("run-stale-lock-other-seed", ["run", "circles", *FAST, "--out", "r", "--resume"], "nnrecipe: warning: ",
+         "this run takes the folder over", "--resume: ", "another format or seed", build=[a_stale_run("r")]),
+    # bad flag values: argparse's own refusals, then the package's
+    case("run-seed-negative", ["run", "circles", "--seed", "-1"], "argument --seed", "≥ 0; got -1"),
+    case("train-epochs-text", ["train", "circles", "--epochs", "abc"], "argument --epochs",
+         "expected an integer; got 'abc'"),
+    case("run-metric-unknown", ["run", "circles", "--metric", "recall"], "argument --metric",
+         "invalid choice: 'recall'"),
+    case("run-workers-0", ["run", "circles", *FAST, "--workers", "0", "--out", "r"], "workers must be",
+         "≥ 1", "got 0"),
+    case("run-budget-0", ["run", "circles", *FAST, "--budget", "0", "--out", "r"], "budget must be > 0; got 0"),
+    case("split-ratios-over-1", ["split", "d.csv", "--target", "y", "--out", "s", "--ratios", "0.5,0.6,0.7"],
+         "ratios must be shares summing to 1", "(sum 1.8)", build=[rows("d.csv")]),
+    # bad files
+    case("run-text-target-regress", ["run", "text.csv", "--target", "y", "--task", "regress", *FAST, "--out", "r"],
+         "must be numbers for a regression", "'a'", build=[TEXT_LABELS]),
+    case("run-corrupt-parquet", ["run", "d.parquet", "--target", "y", *FAST, "--out", "r"],
+         "must be a Parquet file", "d.parquet could not be read", build=[file_of("d.parquet", b"PAR1 garbage")]),
+    case("train-text-target-regress", ["train", "text.csv", "--target", "y", "--task", "regress", "--quiet"],
+         "must be numeric", "--task regress", "'a'", build=[TEXT_LABELS]),
+    case("train-corrupt-mat", ["train", "d.mat"], "MATLAB .mat file", "d.mat could not be read",
+         build=[file_of("d.mat", b"garbage")]),
+    case("gradcheck-corrupt-model", ["gradcheck", "m.npz", "circles"], "m.npz is not a readable nnrecipe file",
+         build=[file_of("m.npz", b"not a zip at all")]),
+    case("predict-corrupt-model", ["predict", "m.npz", "d.csv", "--out", "p.csv"],
+         "m.npz is not a readable nnrecipe file", build=[file_of("m.npz", b"\x00" * 64), rows("d.csv")]),
+    case("predict-rows-are-a-folder", ["predict", "m.npz", "d.csv", "--out", "p.csv"], "NEW must be a regular "
+         "file", "is a folder", build=[model_of("m.npz"), folder_of("d.csv")]),
+    case("predict-missing-columns", ["predict", "m.npz", "d.csv", "--out", "p.csv"], "NEW must have every column",
+         "missing 'x', 'z' in d.csv", build=[model_of("m.npz"), rows("d.csv", columns="a,b,y")]),
+    case("check-match-other-columns", ["check-match", "a.csv", "b.csv", "--target", "y"],
+         "B must have the columns of A", build=[rows("a.csv"), rows("b.csv", columns="p,q,y")]),
+    case("runs-corrupt-run-json", ["runs", "r"], "is not a readable run record", "JSONDecodeError",
+         build=[file_of(os.path.join("r", "run.json"), "{not json")]),
+    case("runs-an-unreadable-run-among-runs", ["runs", "all"], "is not a readable run record",
+         "no field 'experiments'", code=1, build=[file_of(os.path.join("all", "r1", "run.json"), "{}")]),
+]
+
+
+def _refusal(argv, cwd, timeout=120):
+    """(exit status, stdout, stderr) of `python -m nnrecipe ARGV` in cwd; status None if it ran past timeout."""
+    p = subprocess.Popen([sys.executable, "-m", "nnrecipe", *map(str, argv)], cwd=cwd, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"))
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:                   # it did not refuse: it is working on the bad input
+        p.kill()
+        out, err = p.communicate()
+        return None, out, err
+    return p.returncode, out, err
+
+
+@pytest.fixture(scope="module")
+def refusals(request, tmp_path_factory):
+    """A function from a case (its id, argv and builders) to its (status, stdout, stderr). Every selected,
+    not skipped case of test_a_refusal_as_a_process is started at once here, on a pool of one thread per
+    core; a case not started with them (none, normally) runs when asked."""
+    from concurrent.futures import ThreadPoolExecutor
+    root = tmp_path_factory.mktemp("refusals")
+
+    def folder(name, build):
+        (root / name).mkdir()
+        for b in build:
+            b(root / name)
+        return root / name
+
+    started = {}
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        for item in request.session.items:
+            if getattr(item, "originalname", None) != "test_a_refusal_as_a_process" or \
+                    any(m.args and m.args[0] for m in item.iter_markers("skipif")):
+                continue
+            p = item.callspec
+            started[p.id] = pool.submit(_refusal, p.params["argv"], folder(p.id, p.params["build"]))
+
+        def result(name, argv, build):
+            return started[name].result() if name in started else _refusal(argv, folder(name, build))
+        yield result
+        for future in started.values():
+            future.cancel()
+
+
+@pytest.mark.parametrize("argv, code, words, build", PROCESS_CASES)
+def test_a_refusal_as_a_process(refusals, request, argv, code, words, build):
+    status, out, err = refusals(request.node.callspec.id, argv, build)
+    assert status is not None, f"nnrecipe {' '.join(argv)} did not refuse: still running after 120 s\n{err}"
+    assert "Traceback" not in err, err
+    assert status == code, (status, err)
+    for word in words:
+        assert word in err, (word, err)
+    if code == 2:                                    # refused before any work: one error line, nothing on stdout
+        last = err.splitlines()[-1]
+        assert last.startswith(("nnrecipe: error: ", f"nnrecipe {argv[0]}: error: ")), err
+        if not err.startswith("usage: "):            # the package's own refusal: nnrecipe's lines and no others
+            assert all(line.startswith("nnrecipe: ") for line in err.splitlines() if line.strip()), err
+        assert out == "", out
