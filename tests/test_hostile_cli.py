@@ -404,9 +404,10 @@ PROCESS_CASES = [
          "expected an integer; got 'abc'"),
     case("run-metric-unknown", ["run", "circles", "--metric", "recall"], "argument --metric",
          "invalid choice: 'recall'"),
-    case("run-workers-0", ["run", "circles", *FAST, "--workers", "0", "--out", "r"], "workers must be",
+    case("run-workers-0", ["run", "circles", *FAST, "--workers", "0", "--out", "r"], "argument --workers: must be",
          "≥ 1", "got 0"),
-    case("run-budget-0", ["run", "circles", *FAST, "--budget", "0", "--out", "r"], "budget must be > 0; got 0"),
+    case("run-budget-0", ["run", "circles", *FAST, "--budget", "0", "--out", "r"],
+         "argument --budget: must be an integer ≥ 1; got 0"),
     case("split-ratios-over-1", ["split", "d.csv", "--target", "y", "--out", "s", "--ratios", "0.5,0.6,0.7"],
          "ratios must be shares summing to 1", "(sum 1.8)", build=[rows("d.csv")]),
     # bad files

@@ -133,11 +133,12 @@ def parser():
     r.add_argument("--cv", type=_auto_or(int, "auto, 0 or a number of folds"), default="auto",
                    help="auto (default): k-fold cross-validation over train+dev when dev is too small to resolve "
                         "the tolerance; 0: decide on dev; K: always K folds")
-    r.add_argument("--workers", type=int, default=None,
+    r.add_argument("--workers", type=_count(1), default=None,
                    help="trainings at once on this machine (default: one per core; 1: one after the other)")
     r.add_argument("--dask", metavar="ADDRESS", help="run the trainings on the Dask cluster whose scheduler is at "
                    "ADDRESS (tcp://host:8786; needs the dask extra: pip install 'nnrecipe[dask]')")
-    r.add_argument("--budget", type=int, default=None, help="total training epochs over all experiments")
+    r.add_argument("--budget", type=_count(1), default=None, help="total training epochs over all experiments "
+                   "(the refit on train+dev comes after them)")
     r.add_argument("--out", help="the run folder (default: runs/NAME, or runs/NAME-2, -3, ... when taken)")
     r.add_argument("--seed", type=_count(0), default=0)
     r.add_argument("--resume", action="store_true", help="continue the run recorded in --out (default: the newest "
