@@ -126,8 +126,8 @@ N_REDRAWS = 100               # bootstrap redraws of the labels (residuals) for 
 REFERENCE = "HistGradientBoosting"
 RELEVANT_SHARE = 0.05         # a relevant column's permutation importance is ≥ 5% of the largest
 IMPORTANCE_REPEATS = 5        # shuffles of each column for its permutation importance
-IMPORTANCE_ROWS = 2_000       # at most this many dev rows are shuffled (1M × 20 rows: +1 s, 5 000: +2.5 s)
-IMPORTANCE_MAX_COLUMNS = 32   # wider tables skip it: d·5 predictions (digits' 64: 7.7 s of 10-class trees)
+IMPORTANCE_ROWS = 2_000       # at most this many dev rows are shuffled (d·5 copies of them go through the trees)
+IMPORTANCE_MAX_COLUMNS = 32   # wider tables skip it: the cost grows with d (digits' 64: 4.2 s of 10-class trees)
 
 
 @dataclass(frozen=True)
