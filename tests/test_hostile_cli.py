@@ -491,6 +491,6 @@ def test_a_refusal_as_a_process(refusals, request, argv, code, words, build):
     if code == 2:                                    # refused before any work: one error line, nothing on stdout
         last = err.splitlines()[-1]
         assert last.startswith(("nnrecipe: error: ", f"nnrecipe {argv[0]}: error: ")), err
-        if not err.startswith("usage: "):            # the package's own refusal: nnrecipe's lines and no others
-            assert all(line.startswith("nnrecipe: ") for line in err.splitlines() if line.strip()), err
+        if not err.startswith("usage: "):            # the package's own refusal: nnrecipe's lines, no other, no blank
+            assert all(line.startswith("nnrecipe: ") for line in err.splitlines()), err
         assert out == "", out

@@ -467,7 +467,8 @@ def split(args):
     _try_folder(writable_folder(args.out, "--out"), "--out")        # an unwritable --out fails before any work
     source, target = args.data, args.target
     given = source if source in _bundled() else Path(source).resolve()      # what stats.json records
-    with tempfile.TemporaryDirectory() as tmp, Progress(console=console, disable=args.quiet, transient=True) as bar:
+    with tempfile.TemporaryDirectory() as tmp, Progress(console=console, transient=True,
+                                                            disable=args.quiet or not console.is_terminal) as bar:
         if not str(source).lower().endswith((".parquet", ".pq")):
             t = _read(source, args)
             if t.X.ndim != 2:
