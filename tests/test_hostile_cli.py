@@ -413,6 +413,8 @@ PROCESS_CASES = [
     # bad files
     case("run-text-target-regress", ["run", "text.csv", "--target", "y", "--task", "regress", *FAST, "--out", "r"],
          "must be numbers for a regression", "'a'", build=[TEXT_LABELS]),
+    case("run-unknown-target", ["run", "d.csv", "--target", "nope", *FAST, "--out", "r"],
+         "--target must name a column of d.csv; got 'nope' (columns: x, z, y)", build=[rows("d.csv")]),
     case("run-corrupt-parquet", ["run", "d.parquet", "--target", "y", *FAST, "--out", "r"],
          "must be a Parquet file", "d.parquet could not be read", build=[file_of("d.parquet", b"PAR1 garbage")]),
     case("train-text-target-regress", ["train", "text.csv", "--target", "y", "--task", "regress", "--quiet"],

@@ -307,9 +307,12 @@ def _run_recipe(args, out, name, client, console):
         warnings.simplefilter("ignore", LeakageWarning)
         warnings.simplefilter("ignore", TestSetWarning)
         if Path(args.data).suffix.lower() in TABLES and Path(args.data).is_file():   # raw columns, as written
+            from .data.io import check_target, read_arrow
             if not args.target:
                 raise NNRecipeError("--target must name the column to predict in " + Path(args.data).name)
-            recipe.fit(args.data, args.target, name=name, drop_missing=args.drop_nan)
+            table = read_arrow(args.data, "DATA")
+            check_target(table.column_names, args.target, "--target", Path(args.data).name)
+            recipe.fit(table, args.target, name=name, drop_missing=args.drop_nan)
         else:
             t = _read(args.data, args) if args.data != "digits" else _bundled_images("digits")
             recipe.fit(t.X, t.y, test=t.test, name=name, features=t.features, classes=t.classes)

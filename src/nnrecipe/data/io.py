@@ -190,6 +190,14 @@ def _index_names(prefix, shape):
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
+def check_target(names, target, target_arg, where):
+    """NNRecipeError unless `target` is one of the column `names` of the table `where`; the message names
+    the argument that gave it (`target_arg`: "target", "--target")."""
+    if target not in names:
+        raise NNRecipeError(f"{target_arg} must name a column of {where}; got {target!r} "
+                            f"(columns: {', '.join(names)})")
+
+
 def read_arrow(path, name="path"):
     """A .csv, .parquet or .pq file as a pyarrow Table with its columns as written (no target, no
     encoding): the raw rows that `TablePreprocessor` and `nnrecipe predict` read. CSV goes through
@@ -411,9 +419,7 @@ def _from_arrow(table, target, categorical, drop_nan, task, target_arg, where, c
     import pyarrow as pa
     import pyarrow.compute as pc
     names = table.column_names
-    if target not in names:
-        raise NNRecipeError(f"{target_arg} must name a column of {where}; got {target!r} "
-                            f"(columns: {', '.join(names)})")
+    check_target(names, target, target_arg, where)
     unique_columns(names, where)
     expect(table.num_rows > 0, "path", "a table with at least one data row", f"none in {where}")
     expect(len(names) > 1, "path", f"a table with a feature column besides {target!r}", f"only that one in {where}")
