@@ -100,8 +100,10 @@ def test_train_task(counts, capsys, task, kind):
 
 def test_split_task_regress_does_not_stratify(counts, tmp_path, capsys):
     args = ["split", str(counts), "--target", "label", "--quiet", "--out"]
-    assert main([*args, str(tmp_path / "s1")]) == 0
+    assert main([*args, str(tmp_path / "s1"), "--task", "classify"]) == 0
     assert "stratified split" in capsys.readouterr().out
+    assert main([*args, str(tmp_path / "s0")]) == 0                 # auto: 30 values of 10 rows, a score
+    assert "random split" in capsys.readouterr().out
     assert main([*args, str(tmp_path / "s2"), "--task", "regress"]) == 0
     assert "random split" in capsys.readouterr().out
     assert json.loads((tmp_path / "s2" / "stats.json").read_text())["classes"] is None

@@ -173,6 +173,19 @@ def test_string_dictionary_labels_random_and_continuous(tmp_path):
     assert res.mode == "random" and res.classes is None and "continuous" in res.reason
 
 
+@pytest.mark.parametrize("dtype", ["int64", "float64"])
+def test_whole_numbers_follow_read_datas_rule(tmp_path, dtype):
+    """data/task.py's rule, on the whole file: 60 whole numbers of 10 rows each are a score (random split,
+    as `read_data` and the recipe call it), 30 of 20 rows each are classes (stratified)."""
+    score = make_table(600).set_column(4, "y", pa.array(np.repeat(np.arange(60), 10).astype(dtype)))
+    res = split_file(write(tmp_path / "s.parquet", score), tmp_path / "s", "y", ratios=(0.8, 0.1, 0.1))
+    assert res.mode == "random" and res.classes is None and "continuous" in res.reason
+    classes = make_table(600).set_column(4, "y", pa.array(np.repeat(np.arange(30), 20).astype(dtype)))
+    res = split_file(write(tmp_path / "c.parquet", classes), tmp_path / "c", "y", ratios=(0.8, 0.1, 0.1))
+    assert res.mode == "stratified" and len(res.classes) == 30
+    assert all(v == 16 for v in res.class_counts["train"].values())
+
+
 def test_task_overrides_the_guess_and_source_is_recorded(tmp_path, data):
     reg = split_file(data, tmp_path / "r", "y", ratios=(0.8, 0.1, 0.1), task="regress", source="my.csv")
     assert reg.mode == "random" and reg.classes is None and reg.class_counts["dev"] == {}

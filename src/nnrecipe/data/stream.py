@@ -26,14 +26,14 @@ import pyarrow.parquet as pq
 from ..errors import NNRecipeError, expect
 from .normalize import Standardizer, merge_moments
 from .split import SETS, allocate, auto_share, split_by_key, split_sizes
-from .task import TASKS
+from .task import TASKS, decide_task
 
 BATCH_ROWS = 1 << 18              # rows per record batch read (row groups written: about twice that)
 READ_BUFFER = 1 << 20             # bytes buffered per column while reading
 # Of the outputs. "none" writes fastest (benchmarks/split.py --sweep); on compressible data lz4 or
 # snappy give files about 40% smaller for about twice the encoding time, zstd smaller still but slower.
 COMPRESSION = "none"
-MAX_FLOAT_CLASSES = 50            # a float target with more distinct values is continuous, as in split
+MAX_COUNTED = 100_000             # a numeric target with more distinct values is continuous (bounded memory)
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,9 @@ def split_file(path, out, target, *, ratios="auto", stratify=True, key=None, sal
     appears at once: it is written into a temporary directory beside `out`, then renamed; after an
     error nothing is left. Returns a FileSplit.
 
-    target : the label column: integers, strings, booleans, or floats (continuous when they
-        are not integral or have more than 50 distinct values: then not stratified).
+    target : the label column: strings, booleans or numbers; numbers are continuous (not
+        stratified) by `read_data`'s rule (data/task.py: a fraction, or more than 20 distinct whole
+        numbers with under 20 rows each on average) or beyond MAX_COUNTED distinct values.
     task : "auto" (as above), "classify" (every distinct value is a class, floats too) or
         "regress" (the target is continuous: not stratified).
     ratios : "auto", three shares or three counts, as in `split_sizes`.
@@ -217,12 +218,13 @@ def _usable(batch, columns, drop_nan, first_row):
 
 
 class _ClassCounter:
-    """Rows per label value, O(n_classes) memory. With task "auto" a float target stops being counted
-    once it shows a non-integral value or more than MAX_FLOAT_CLASSES distinct values: it is
-    continuous; "regress" is continuous from the start, "classify" never."""
+    """Rows per label value, O(n_classes) memory. With task "auto" a numeric target is continuous once it
+    shows a fractional value or more than MAX_COUNTED distinct values, and, at the end (`decide`), by the
+    rule of data/task.py on its distinct values and rows; "regress" is continuous from the start,
+    "classify" never."""
 
     def __init__(self, dtype, task):
-        self.is_float = pa.types.is_floating(dtype) and task == "auto"
+        self.numeric = task == "auto" and (pa.types.is_floating(dtype) or pa.types.is_integer(dtype))
         self.counts, self.n, self.continuous = {}, 0, task == "regress"
 
     def add(self, column):
@@ -232,11 +234,31 @@ class _ClassCounter:
         vc = pc.value_counts(column)
         for value, k in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
             self.counts[value] = self.counts.get(value, 0) + k
-        if self.is_float and (len(self.counts) > MAX_FLOAT_CLASSES or any(v != int(v) for v in self.counts)):
+        if self.numeric and (len(self.counts) > MAX_COUNTED or any(v is not None and v != int(v) for v in self.counts)):
             self.continuous, self.counts = True, {}
+
+    def decide(self):
+        """The rule of data/task.py on what was counted: continuous, or not (classes())."""
+        if self.numeric and not self.continuous and self.counts:
+            values = np.array([v for v in self.counts if v is not None], dtype=np.float64)
+            if decide_task(values, self.n, "auto")[0]:
+                self.continuous, self.counts = True, {}
+        return self
 
     def classes(self):
         return None if self.continuous else sorted(self.counts)
+
+    @classmethod
+    def merged(cls, counters):
+        """One counter of the rows of all `counters` (the sets of one file), to decide on the whole file."""
+        whole = cls.__new__(cls)
+        whole.numeric, whole.n = counters[0].numeric, sum(c.n for c in counters)
+        whole.continuous = any(c.continuous for c in counters)
+        whole.counts = {}
+        for c in counters:
+            for value, k in c.counts.items():
+                whole.counts[value] = whole.counts.get(value, 0) + k
+        return whole
 
 
 class _Progress:
@@ -261,7 +283,7 @@ def _plan_quotas(pf, target, checked, ratios, stratify, seed, drop_nan, read, ti
         tick(len(batch))
     expect(counter.n >= len(SETS), "path", f"a file with at least {len(SETS)} usable rows", str(counter.n))
     sizes = split_sizes(counter.n, ratios)
-    classes = counter.classes()
+    classes = counter.decide().classes()
     if not stratify or classes is None:
         why = "; not stratified" + (" (continuous target)" if stratify else "")
         return _Quotas(allocate([counter.n], sizes.counts), None, None, seed), sizes.reason + why, "random"
@@ -454,7 +476,7 @@ def _pass2(pf, tmp, target, features, checked, plan, drop_nan, read, tick, task)
     for name, k in n.items():
         if k == 0:
             raise NNRecipeError(f"ratios: the {name} set would be empty ({n}); give it a larger share")
-    classes = None if any(c.continuous for c in counters) else sorted(set().union(*(c.counts for c in counters)))
+    classes = _ClassCounter.merged(counters).decide().classes()
     class_counts = {name: {} if classes is None else {c: counter.counts.get(c, 0) for c in classes}
                     for name, counter in zip(SETS, counters)}
     return n, class_counts, classes, moments.standardizer()
