@@ -96,3 +96,12 @@ def test_a_torch_trainer_refuses_a_regression_before_any_work():
     X = np.random.default_rng(0).normal(size=(100, 2))
     with pytest.raises(nr.NNRecipeError, match="trainer must be able to fit a regression .* classifies only"):
         nr.Recipe(trainer=nt.TorchTrainer(nt.mlp_factory(2, 1)), verbose=0).fit(X, X[:, 0] * 1.5)
+
+
+def test_classes_the_data_names_are_not_a_request():
+    """Labels given as indices into named classes (the bundled datasets, the CLI's readers) are classes because
+    the data says so, not "as asked": the user asked nothing."""
+    t = read_target(np.arange(60) % 3, 60, classes=["a", "b", "c"])
+    assert not t.regression and t.reason == "task: classification: the data names its 3 classes"
+    asked = read_target(np.arange(60) % 3, 60, classes=["a", "b", "c"], task="classify")
+    assert asked.reason == "task: classification, as asked (--task classify)"

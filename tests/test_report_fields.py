@@ -104,7 +104,12 @@ def test_data_section_with_one_field_absent(tmp_path, real, absent):
     page, html = _render(tmp_path, _with_data(real, **fields))
     text = page.text("data")
     assert "could not be read" not in html and not text.startswith("Data Not run")
-    assert ("Not run: the record lists no columns." in text) == (absent == "columns")
+    numbers = f"The data came as numbers ({real['data']['n_features']} columns): every column used as it is"
+    assert (numbers in text) == (absent == "columns")
+    if absent == "columns":                                  # nor its number of features: nothing to tell
+        record = _with_data(real, **fields)
+        del record["data"]["n_features"]
+        assert "Not run: the record lists no columns." in _render(tmp_path, record)[0].text("data")
     assert ("No rows were dropped." in text) == (absent != "rows_dropped")
     assert ("Task: binary classification — the target is whole numbers with 214 values." in text) == (
         absent != "task_reason")

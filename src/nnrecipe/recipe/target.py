@@ -72,9 +72,10 @@ def read_target(y, n, test_y=None, n_test=0, task="auto", classes=None):
     expect(isinstance(task, str) and task in TASKS, "task", "'auto', 'classify' or 'regress'", repr(task))
     y = _as_1d(y, n, "y", "X")
     test_y = None if test_y is None else _as_1d(test_y, n_test, "y_test", "X_test")
-    if classes is not None and task == "auto":
-        task = "classify"
-    regression, reason = decide_task(numbers(y), n, task)
+    named = classes is not None and task == "auto"          # the data names its classes: nothing to decide
+    regression, reason = decide_task(numbers(y), n, "classify" if named else task)
+    if named:
+        reason = f"task: classification: the data names its {len(classes)} classes"
     if regression:
         return Target("regression", reason, _values(y, "y"), None if test_y is None else _values(test_y, "y_test"),
                       None)

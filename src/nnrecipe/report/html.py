@@ -63,10 +63,11 @@ nav a:hover { color: var(--ink); text-decoration: underline; }
 section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 18px 24px;
           margin: 16px 0; }
 .notrun { font-style: italic; margin: 0; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(100px, 1fr)); gap: 12px; margin: 4px 0 14px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(112px, 1fr)); gap: 12px; margin: 4px 0 14px; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
 .card .label { display: block; font-size: 12px; letter-spacing: .05em; text-transform: uppercase; color: var(--muted); }
-.card .value { display: block; font-size: 28px; font-weight: 650; line-height: 1.25; }
+.card .value { display: block; font-size: 26px; font-weight: 650; line-height: 1.25; white-space: nowrap; }
+.card.words .value { white-space: normal; }   /* a number stays whole; words may wrap */
 .card.big { grid-column: span 2; border-color: var(--ink); }
 .card.big .value { font-size: 44px; }
 .card.wide { grid-column: span 2; } .card.wide .value { font-size: 24px; }
@@ -295,7 +296,7 @@ class _Page:
         if d:
             case = str(d.get("case", ""))
             cards.append(_card("Diagnosis", _e(case), f"experiment {_e((self.final or {}).get('id', '?'))}",
-                               ("wide " if len(case) > 9 else "") + ("fine" if case == "good fit" else "high")))
+                               ("wide " if len(case) > 9 else "") + "words " + ("fine" if case == "good fit" else "high")))
             cv = r.get("cv") if isinstance(r.get("cv"), dict) else None
             judged = cv.get("rows") if cv else split.get("dev")
             cards.append(_card(f"Dev {self.measure}", self.fmt(d.get("dev_error")),
@@ -376,6 +377,10 @@ class _Page:
                          + "; ".join(f"{_e(k)}: {_e(int(v))}" for k, v in counts.items()) + ").</p>")
         if columns:
             parts.append(self._columns_table(columns))
+        elif data.get("n_features") is not None:           # arrays or images: no table to prepare
+            pixels = " of pixels" if data.get("images") else ""
+            parts.append(f"<p>The data came as numbers ({_e(data.get('n_features'))} columns{pixels}): every column "
+                         "used as it is, standardized with the training rows' mean and variance.</p>")
         else:
             parts.append('<p class="notrun">Not run: the record lists no columns.</p>')
         items = [f"<li>{_e(_capital(_sentence(d['message'])))}.</li>" for d in duplicates]
