@@ -111,6 +111,9 @@ def test_the_summary_says_how_the_baseline_was_estimated_and_whether_the_fit_is_
     assert record["baseline_error"] == baseline["estimate"] and baseline["method"]
     assert f"Baseline: {' '.join(baseline['note'].split())}" in text and "estimated, 95% CI" in text
     assert ("The good fit is not confirmed" in text) == (record["final"]["confirmed"] is False)
+    if record["final"]["diagnosis"]["case"] == "good fit":          # and its words never say more than dev shows
+        plain = "the recipe has nothing left to fix."
+        assert (plain in text) == (record["final"]["confirmed"] is not False)
     refit = record["final"].get("refit")
     if refit and not record["cv"]:                       # digits decides on dev, then refits on train+dev
         assert (f"Decisions on dev; the chosen configuration was then refitted on all {refit['rows']} rows of "

@@ -341,6 +341,9 @@ class _Page:
         parts += [f'<p class="high"><b>Warning:</b> {_e(w)}.</p>' for w in r.get("warnings") or []]
         if d:
             words = CASE_WORDS.get(str(d.get("case")), f"{d.get('case')}.")
+            if final.get("confirmed") is False:             # a point estimate dev's rows cannot back
+                words = words.replace("the recipe has nothing left to fix", "the recipe has nothing left to fix "
+                                      "that dev's rows could show")
             gaps = (f" Avoidable bias {self.fmt(d.get('avoidable_bias'), signed=True)}, variance "
                     f"{self.fmt(d.get('variance'), signed=True)}, tolerance {self.fmt(d.get('tolerance'))}.")
             steps = d.get("next_steps") or []
