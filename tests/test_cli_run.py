@@ -71,9 +71,14 @@ def test_run_refuses_data_too_small_to_split(tmp_path, capsys):
     assert "at least 50 rows" in capsys.readouterr().err
 
 
-def test_run_rejects_a_bad_baseline(capsys):
-    assert main(["run", "football", "--baseline-error", "1.5", "--quiet"]) == 2
-    assert "baseline_error must be in [0, 1)" in capsys.readouterr().err
+@pytest.mark.parametrize("flag, value, message", [
+    ("--baseline-error", "1.5", "--baseline-error must be in [0, 1); got 1.5"),
+    ("--tolerance", "-1", "--tolerance must be in [0, 1); got -1.0"),
+    ("--cv", "1", '--cv must be "auto", 0 (decide on dev) or a number of folds ≥ 2; got 1')])
+def test_run_names_the_flag_of_a_bad_option(capsys, tmp_path, flag, value, message):
+    assert main(["run", "football", flag, value, "--quiet", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and not (tmp_path / "r" / "models").exists()         # before any training
 
 
 def test_runs_on_a_folder_without_runs(tmp_path, capsys):

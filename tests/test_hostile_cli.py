@@ -79,7 +79,7 @@ def test_an_output_file_that_cannot_be_written_fails_before_the_work(capsys, com
 def test_a_run_folder_whose_models_is_a_file(capsys, tmp_path):
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "models").write_text("not a folder")
-    refused(capsys, ["run", "circles", *FAST, "--out", tmp_path / "r"], "out must be a folder", "models")
+    refused(capsys, ["run", "circles", *FAST, "--out", tmp_path / "r"], "--out must be a folder", "models")
     assert not (tmp_path / "r" / LOCK).exists()                  # the failed open gave its lock back
 
 
@@ -361,7 +361,7 @@ def case(name, argv, *words, code=2, build=(), marks=()):
 
 PROCESS_CASES = [
     # the in-process cases above, one per code path
-    case("run-out-in-proc", ["run", "circles", *FAST, "--out", "/proc/nnr_x"], "out must be a folder",
+    case("run-out-in-proc", ["run", "circles", *FAST, "--out", "/proc/nnr_x"], "--out must be a folder",
          "'/proc/nnr_x'", "No such file or directory", marks=NO_PROC),
     case("split-out-in-proc", ["split", "circles", "--out", "/proc/nnr_x"], "--out", "'/proc/nnr_x'",
          "No such file or directory", marks=NO_PROC),
@@ -371,7 +371,7 @@ PROCESS_CASES = [
          "--out must be a file this process can write", "'/proc/nnr_x.npz'", marks=NO_PROC),
     case("predict-out-unwritable", ["predict", "model.npz", "new.csv", "--out", "/proc/nnr_x.npz"],
          "--out must be a file this process can write", "'/proc/nnr_x.npz'", marks=NO_PROC),
-    case("run-models-is-a-file", ["run", "circles", *FAST, "--out", "r"], "out must be a folder", "models",
+    case("run-models-is-a-file", ["run", "circles", *FAST, "--out", "r"], "--out must be a folder", "models",
          build=[file_of(os.path.join("r", "models"), "not a folder")]),
     case("run-out-in-a-read-only-folder", ["run", "circles", *FAST, "--out", os.path.join("ro", "r")],
          "Permission denied", build=[read_only("ro")], marks=AS_ROOT),

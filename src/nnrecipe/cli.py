@@ -258,6 +258,17 @@ def train(args):
     return 0
 
 
+# the Recipe's options that `run` sets from a flag: its errors about them name the flag
+RUN_FLAGS = {"baseline_error": "--baseline-error", "tolerance": "--tolerance", "cv": "--cv", "budget": "--budget",
+             "out": "--out", "metric": "--metric", "task": "--task", "workers": "--workers"}
+
+
+def _as_flag(exc):
+    """An NNRecipeError "`option` must be X; got Y" about a Recipe option, as "`--flag` must be X; got Y"."""
+    name, must, rest = str(exc).partition(" must ")
+    return NNRecipeError(RUN_FLAGS[name] + must + rest) if must and name in RUN_FLAGS else exc
+
+
 def run(args):
     from rich.console import Console
 
@@ -276,6 +287,8 @@ def run(args):
     client = connect(args.dask) if args.dask else None        # before any work: a clear error within seconds
     try:
         recipe = _run_recipe(args, out, name, client, console)
+    except NNRecipeError as exc:
+        raise _as_flag(exc) from None
     finally:
         if client is not None:
             client.close()
