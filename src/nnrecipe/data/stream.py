@@ -223,9 +223,13 @@ class _ClassCounter:
     rule of data/task.py on its distinct values and rows; "regress" is continuous from the start,
     "classify" never."""
 
-    def __init__(self, dtype, task):
-        self.numeric = task == "auto" and (pa.types.is_floating(dtype) or pa.types.is_integer(dtype))
-        self.counts, self.n, self.continuous = {}, 0, task == "regress"
+    def __init__(self, numeric, continuous):
+        self.numeric, self.continuous, self.counts, self.n = numeric, continuous, {}, 0
+
+    @classmethod
+    def of(cls, dtype, task):
+        """A counter for a target column of arrow type `dtype` under `task`."""
+        return cls(task == "auto" and (pa.types.is_floating(dtype) or pa.types.is_integer(dtype)), task == "regress")
 
     def add(self, column):
         self.n += len(column)
@@ -251,10 +255,8 @@ class _ClassCounter:
     @classmethod
     def merged(cls, counters):
         """One counter of the rows of all `counters` (the sets of one file), to decide on the whole file."""
-        whole = cls.__new__(cls)
-        whole.numeric, whole.n = counters[0].numeric, sum(c.n for c in counters)
-        whole.continuous = any(c.continuous for c in counters)
-        whole.counts = {}
+        whole = cls(counters[0].numeric, any(c.continuous for c in counters))
+        whole.n = sum(c.n for c in counters)
         for c in counters:
             for value, k in c.counts.items():
                 whole.counts[value] = whole.counts.get(value, 0) + k
@@ -274,7 +276,7 @@ class _Progress:
 # ---- who goes where ---------------------------------------------------------------------------
 def _plan_quotas(pf, target, checked, ratios, stratify, seed, drop_nan, read, tick, task):
     """Pass 1: count the rows per class, then size the sets. Returns (_Quotas, reason, mode)."""
-    counter = _ClassCounter(pf.schema_arrow.field(target).type, task)
+    counter = _ClassCounter.of(pf.schema_arrow.field(target).type, task)
     columns, first_row = (checked if drop_nan else [target]), 0
     for batch in pf.iter_batches(columns=columns, **read):
         keep = _usable(batch, columns, drop_nan, first_row)
@@ -437,7 +439,7 @@ def _pass2(pf, tmp, target, features, checked, plan, drop_nan, read, tick, task)
     sorted classes or None, the Standardizer of the training rows); an empty set is an error."""
     schema = pf.schema_arrow
     writers = [_SetWriter(tmp / f"{name}.parquet", schema, read["batch_size"]) for name in SETS]
-    counters = [_ClassCounter(schema.field(target).type, task) for _ in SETS]
+    counters = [_ClassCounter.of(schema.field(target).type, task) for _ in SETS]
     moments = _Moments(len(features))
 
     def write(parts):
