@@ -8,7 +8,7 @@ NPZ file in a temporary folder. Each run is the command line itself, in a fresh 
 
 `--budget 2` cuts the network's training to two epochs, so that the fixed costs show: reading the file,
 the split, the dev/test checks, the baseline estimate, the test set and the report. It is timed with
-the default `--baseline-error auto` (the estimate: k-NN and the reference learner on a 20 000-row
+the default `--baseline-error auto` (the estimate: k-NN and the reference learner on a 10 000-row
 subsample, the column relevance on at most 2 000 dev rows) and with `--baseline-error 0`, which skips the
 estimate as every run did before issue 13 (cross-validation and the refit do not apply at 98/1/1), taking
 turns so that a change of the machine's load touches both. Target: auto at most 1.5× the time of 0.

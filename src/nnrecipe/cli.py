@@ -84,8 +84,9 @@ def _data_options(p, target_help="the label column (CSV/Parquet) or array (NPZ/.
     p.add_argument("--drop-nan", action="store_true", help="drop rows with a missing or non-finite value")
     p.add_argument("--onehot", action="store_true", help="one-hot encode text feature columns")
     p.add_argument("--task", choices=["auto", "classify", "regress"], default="auto",
-                   help="what the target is: auto (default: text, booleans and integers are classes, other "
-                        "numbers a regression target), classify or regress")
+                   help="what the target is: auto (default: text, booleans and whole numbers are classes, "
+                        "fractions a regression target, and so are more than 20 distinct whole numbers with under "
+                        "20 rows each on average), classify or regress")
 
 
 DATA_HELP = "a bundled dataset (football, circles, moons, spirals, digits) or a .csv/.parquet/.npz/.mat file"
@@ -128,7 +129,7 @@ def parser():
     r.add_argument("--tolerance", type=float, default=None, help="a gap worth a knob (default 0.02)")
     r.add_argument("--metric", choices=["auto", "error", "balanced"], default="auto",
                    help="a classifier's error to decide on: auto (default: the balanced error when the rarest class "
-                        "is under 10%% of the training rows), error (the error rate) or balanced (the mean of the "
+                        "is under 10%% of the training rows and half its balanced share 1/K), error (the error rate) or balanced (the mean of the "
                         "per-class error rates); both are reported")
     r.add_argument("--cv", type=_auto_or(int, "auto, 0 or a number of folds"), default="auto",
                    help="auto (default): k-fold cross-validation over train+dev when dev is too small to resolve "
