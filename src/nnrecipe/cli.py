@@ -129,8 +129,8 @@ def parser():
     r.add_argument("--tolerance", type=float, default=None, help="a gap worth a knob (default 0.02)")
     r.add_argument("--metric", choices=["auto", "error", "balanced"], default="auto",
                    help="a classifier's error to decide on: auto (default: the balanced error when the rarest class "
-                        "is under 10%% of the training rows and half its balanced share 1/K), error (the error rate) or balanced (the mean of the "
-                        "per-class error rates); both are reported")
+                        "is under 10%% of the training rows and half its balanced share 1/K), error (the error "
+                        "rate) or balanced (the mean of the per-class error rates); both are reported")
     r.add_argument("--cv", type=_auto_or(int, "auto, 0 or a number of folds"), default="auto",
                    help="auto (default): k-fold cross-validation over train+dev when dev is too small to resolve "
                         "the tolerance; 0: decide on dev; K: always K folds")

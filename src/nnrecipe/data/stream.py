@@ -236,10 +236,11 @@ class _ClassCounter:
         if self.continuous or not len(column):
             return
         vc = pc.value_counts(column)
-        for value, k in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
+        values = vc.field("values").to_pylist()
+        for value, k in zip(values, vc.field("counts").to_pylist()):
             self.counts[value] = self.counts.get(value, 0) + k
-        if self.numeric and (len(self.counts) > MAX_COUNTED or any(v is not None and v != int(v) for v in self.counts)):
-            self.continuous, self.counts = True, {}
+        if self.numeric and (len(self.counts) > MAX_COUNTED or any(v is not None and v != int(v) for v in values)):
+            self.continuous, self.counts = True, {}           # this batch's values: the earlier ones were whole
 
     def decide(self):
         """The rule of data/task.py on what was counted: continuous, or not (classes())."""

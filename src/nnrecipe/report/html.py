@@ -39,6 +39,9 @@ PLOT_ROWS = 5000           # the regression figures draw at most this many test 
 CASE_WORDS = {
     "good fit": "Good fit: train error is within the tolerance of the baseline and dev error within it of "
                 "train error; the recipe has nothing left to fix.",
+    "good fit, not confirmed": "Good fit: train error is within the tolerance of the baseline and dev error "
+                               "within it of train error; the recipe has nothing left to fix that dev's rows "
+                               "could show.",
     "high bias": "High bias: the model does not fit even the training set; train error sits more than the "
                  "tolerance above the baseline.",
     "high variance": "High variance: the model fits the training set but does not generalize; dev error sits "
@@ -296,7 +299,8 @@ class _Page:
         if d:
             case = str(d.get("case", ""))
             cards.append(_card("Diagnosis", _e(case), f"experiment {_e((self.final or {}).get('id', '?'))}",
-                               ("wide " if len(case) > 9 else "") + "words " + ("fine" if case == "good fit" else "high")))
+                               ("wide " if len(case) > 9 else "") + "words "
+                               + ("fine" if case == "good fit" else "high")))
             cv = r.get("cv") if isinstance(r.get("cv"), dict) else None
             judged = cv.get("rows") if cv else split.get("dev")
             cards.append(_card(f"Dev {self.measure}", self.fmt(d.get("dev_error")),
@@ -337,13 +341,11 @@ class _Page:
                          f"{self.fmt(final.get('dev_high'))}, more than the tolerance above the baseline.</p>")
         note = str(r.get("final_note") or "")
         if note:
-            parts.append(f"<p><b>{_e(note[:1].upper() + note[1:])}.</b></p>")
+            parts.append(f"<p><b>{_e(_capital(note))}.</b></p>")
         parts += [f'<p class="high"><b>Warning:</b> {_e(w)}.</p>' for w in r.get("warnings") or []]
         if d:
-            words = CASE_WORDS.get(str(d.get("case")), f"{d.get('case')}.")
-            if final.get("confirmed") is False:             # a point estimate dev's rows cannot back
-                words = words.replace("the recipe has nothing left to fix", "the recipe has nothing left to fix "
-                                      "that dev's rows could show")
+            unconfirmed = ", not confirmed" if final.get("confirmed") is False else ""   # dev's rows cannot back it
+            words = CASE_WORDS.get(f"{d.get('case')}{unconfirmed}", f"{d.get('case')}.")
             gaps = (f" Avoidable bias {self.fmt(d.get('avoidable_bias'), signed=True)}, variance "
                     f"{self.fmt(d.get('variance'), signed=True)}, tolerance {self.fmt(d.get('tolerance'))}.")
             steps = d.get("next_steps") or []
